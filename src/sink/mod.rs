@@ -1,0 +1,63 @@
+//! Sinks: where a flow's items go.
+//!
+//! A [`Sink`] takes items in batches, asynchronously. Run a flow into one with
+//! [`Flow::send_to`](crate::Flow::send_to) or [`Flow::spawn`](crate::Flow::spawn).
+//!
+//! The built-in sinks are at-least-once: after a failure and a replay, items written since the last
+//! checkpoint may be written again.
+
+mod collect;
+mod for_each;
+
+pub use collect::Collect;
+pub use for_each::ForEach;
+
+use crate::error::SinkError;
+
+/// A destination for a flow's items, written in batches.
+///
+/// The per-batch methods are `async` (through `async-trait`): one boxed future per batch, never
+/// per item.
+///
+/// # Examples
+///
+/// A sink that sums what it receives:
+///
+/// ```
+/// use rheoflow::error::SinkError;
+/// use rheoflow::{Flow, Sink};
+///
+/// #[derive(Default)]
+/// struct Sum(u64);
+///
+/// #[async_trait::async_trait]
+/// impl Sink<u64> for Sum {
+///     async fn write(&mut self, batch: &mut Vec<u64>) -> Result<(), SinkError> {
+///         self.0 += batch.iter().sum::<u64>();
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), rheoflow::Error> {
+/// let sum = Flow::from_iter(1..=100u64).send_to(Sum::default()).await?;
+/// assert_eq!(sum.0, 5050);
+/// # Ok(())
+/// # }
+/// ```
+#[async_trait::async_trait]
+pub trait Sink<T: Send + 'static>: Send {
+    /// Writes a batch of items, in order. The sink may drain `batch`; the caller clears it
+    /// afterwards and reuses its allocation.
+    async fn write(&mut self, batch: &mut Vec<T>) -> Result<(), SinkError>;
+
+    /// Makes everything written so far durable or visible. Called at every checkpoint barrier.
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Flushes and releases the sink at the end of input.
+    async fn close(&mut self) -> Result<(), SinkError> {
+        self.flush().await
+    }
+}
