@@ -6,9 +6,12 @@
 //! (`flow/run.rs`). Each operator's poll logic lives in `src/operators/`, in a file named after its
 //! method.
 
+mod concurrent;
+mod event_time;
 mod fallible;
 mod run;
 mod stateless;
+mod timed;
 
 pub use run::FlowTask;
 
@@ -178,6 +181,17 @@ impl<S> Flow<S> {
         Flow {
             stream: make(self.stream, counters),
             metrics: self.metrics,
+        }
+    }
+
+    /// Creates a flow from the source built by `make`, registering it as `method` so that its
+    /// counters show in the flow's metrics.
+    pub(crate) fn from_source(method: &str, make: impl FnOnce(Arc<OperatorCounters>) -> S) -> Self {
+        let metrics = Metrics::new();
+        let counters = metrics.register(method);
+        Flow {
+            stream: make(counters),
+            metrics,
         }
     }
 

@@ -43,15 +43,19 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod aggregate;
+pub mod channel;
 pub mod error;
 pub mod error_policy;
 mod flow;
+pub mod keyed;
 mod message;
 pub mod metrics;
 pub mod operators;
 pub mod sink;
 pub mod source;
 pub mod time;
+pub mod window;
 
 pub use error::Error;
 pub use error_policy::ErrorPolicy;

@@ -98,6 +98,9 @@ impl<T> From<Control> for Message<T> {
 pub enum Control {
     /// No more events with a timestamp at or before this one will follow.
     Watermark(Timestamp),
+    /// The input is idle: it sends no events for now, so operators with several inputs leave it
+    /// out of their watermark until it sends a watermark or an event again.
+    Idle,
     /// A checkpoint barrier: every operator snapshots its state when it sees it, then forwards it.
     Barrier(Barrier),
     /// The input ended normally. Operators flush what they hold (windows fire) and forward it.
@@ -113,7 +116,7 @@ impl PartialEq for Control {
         match (self, other) {
             (Control::Watermark(a), Control::Watermark(b)) => a == b,
             (Control::Barrier(a), Control::Barrier(b)) => a == b,
-            (Control::End, Control::End) => true,
+            (Control::End, Control::End) | (Control::Idle, Control::Idle) => true,
             (Control::Failed(a), Control::Failed(b)) => a.to_string() == b.to_string(),
             _ => false,
         }

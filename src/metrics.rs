@@ -40,15 +40,24 @@ pub enum DropReason {
     DeadLettered,
     /// The item failed and the error policy failed the pipeline.
     Failed,
+    /// The item was late for every window and there was no late-data output.
+    Late,
+    /// The item was late for every window and went to the late-data output.
+    LateOutput,
+    /// The item fell in the gap between two sliding windows (slide > size) and was not late.
+    OutsideWindows,
 }
 
 impl DropReason {
     /// Every reason, in a stable order.
-    pub const ALL: [DropReason; 4] = [
+    pub const ALL: [DropReason; 7] = [
         DropReason::Stale,
         DropReason::Skipped,
         DropReason::DeadLettered,
         DropReason::Failed,
+        DropReason::Late,
+        DropReason::LateOutput,
+        DropReason::OutsideWindows,
     ];
 
     fn index(self) -> usize {
@@ -63,6 +72,9 @@ impl fmt::Display for DropReason {
             DropReason::Skipped => "skipped",
             DropReason::DeadLettered => "dead_lettered",
             DropReason::Failed => "failed",
+            DropReason::Late => "late",
+            DropReason::LateOutput => "late_output",
+            DropReason::OutsideWindows => "outside_windows",
         })
     }
 }

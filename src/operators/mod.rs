@@ -2,26 +2,43 @@
 //!
 //! Users rarely name these types, except to store a flow in a struct field.
 
+mod batch;
+mod deadline;
 mod filter;
 mod filter_map;
 mod flat_map;
 mod inspect;
 mod into_stream;
 mod map;
+mod map_async;
+mod map_async_unordered;
 mod scan;
 mod skip_while;
 mod take_while;
+mod throttle;
+mod timer;
 mod try_filter_map;
 mod try_map;
+mod watermarks;
+mod window;
 
+pub use batch::Batch;
+pub use deadline::Deadline;
 pub use filter::Filter;
 pub use filter_map::FilterMap;
 pub use flat_map::FlatMap;
 pub use inspect::Inspect;
 pub use into_stream::{IntoStream, IntoTryStream};
 pub use map::Map;
+pub use map_async::MapAsync;
+pub use map_async_unordered::MapAsyncUnordered;
 pub use scan::Scan;
 pub use skip_while::SkipWhile;
 pub use take_while::TakeWhile;
+pub use throttle::Throttle;
 pub use try_filter_map::{FilterMapStep, TryFilterMap};
 pub use try_map::{Fallible, MapStep, TryMap, TryStep};
+pub use watermarks::Watermarks;
+pub use window::{KeyedWindow, NoTime, Stamp};
+
+pub(crate) use window::{LateHandler, TimeMode};

@@ -6,11 +6,15 @@
 //! The built-in sinks are at-least-once: after a failure and a replay, items written since the last
 //! checkpoint may be written again.
 
+mod channel;
 mod collect;
 mod for_each;
+mod json_lines;
 
+pub use channel::{Channel, ChannelClosed};
 pub use collect::Collect;
 pub use for_each::ForEach;
+pub use json_lines::{stdout, JsonLines};
 
 use crate::error::SinkError;
 

@@ -55,6 +55,12 @@ impl Clock {
         self.origin_time + self.origin.elapsed()
     }
 
+    /// The tokio instant at which the processing time reads `time` (the origin if `time` is
+    /// earlier).
+    pub(crate) fn instant_at(&self, time: Timestamp) -> Instant {
+        self.origin + time.duration_since(self.origin_time)
+    }
+
     /// The processing time at tokio instant `instant`.
     #[inline]
     pub fn at(&self, instant: Instant) -> Timestamp {

@@ -5,7 +5,9 @@
 //! (`#[tokio::test(start_paused = true)]`) controls it exactly.
 
 mod clock;
-mod timestamp;
+pub(crate) mod timestamp;
+mod watermark;
 
 pub use clock::Clock;
 pub use timestamp::Timestamp;
+pub use watermark::{BoundedOutOfOrderness, WatermarkGenerator, WatermarkStrategy};

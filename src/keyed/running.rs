@@ -1,0 +1,127 @@
+//! Running (unwindowed) keyed aggregation.
+
+use std::fmt;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+use rustc_hash::FxHashMap;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use crate::window::WindowFn;
+use crate::Message;
+
+/// Frees keys that saw no item for a while.
+#[derive(Debug)]
+struct Ttl {
+    ttl: Duration,
+    sweep: Interval,
+}
+
+pin_project! {
+    /// The stream returned by [`KeyedFlow::aggregate`](super::KeyedFlow::aggregate) and
+    /// [`KeyedFlow::reduce`](super::KeyedFlow::reduce): `(key, result)` after every item.
+    #[must_use = "streams do nothing unless polled"]
+    pub struct RunningAggregate<S, KF, F, K, T>
+    where
+        F: WindowFn<K, (), T>,
+    {
+        #[pin]
+        stream: S,
+        key: KF,
+        f: F,
+        state: FxHashMap<K, (F::Acc, Option<Instant>)>,
+        ttl: Option<Ttl>,
+        _item: PhantomData<fn(T)>,
+    }
+}
+
+impl<S, KF, F, K, T> RunningAggregate<S, KF, F, K, T>
+where
+    F: WindowFn<K, (), T>,
+{
+    pub(crate) fn new(stream: S, key: KF, f: F, ttl: Option<Duration>) -> Self {
+        let ttl = ttl.map(|ttl| {
+            let mut sweep = tokio::time::interval_at(Instant::now() + ttl, ttl);
+            sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            Ttl { ttl, sweep }
+        });
+        RunningAggregate {
+            stream,
+            key,
+            f,
+            state: FxHashMap::default(),
+            ttl,
+            _item: PhantomData,
+        }
+    }
+}
+
+impl<S, KF, F, K, T> Stream for RunningAggregate<S, KF, F, K, T>
+where
+    S: Stream<Item = Message<T>>,
+    KF: FnMut(&T) -> K,
+    K: Hash + Eq + Clone,
+    F: WindowFn<K, (), T>,
+{
+    type Item = Message<(K, F::Output)>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        if let Some(ttl) = this.ttl.as_mut() {
+            while ttl.sweep.poll_tick(cx).is_ready() {
+                let now = Instant::now();
+                let limit = ttl.ttl;
+                this.state.retain(|_, (_, seen)| {
+                    seen.is_some_and(|seen| now.duration_since(seen) < limit)
+                });
+            }
+        }
+        match this.stream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Message::Data(item))) => {
+                let key = (this.key)(&item);
+                let touched = this.ttl.as_ref().map(|_| Instant::now());
+                let f = &*this.f;
+                let output = match this.state.get_mut(&key) {
+                    Some((acc, seen)) => {
+                        f.add(acc, item);
+                        *seen = touched;
+                        f.result(&key, &(), acc)
+                    }
+                    None => {
+                        let mut acc = f.create();
+                        f.add(&mut acc, item);
+                        let output = f.result(&key, &(), &acc);
+                        this.state.insert(key.clone(), (acc, touched));
+                        output
+                    }
+                };
+                Poll::Ready(Some(Message::Data((key, output))))
+            }
+            Poll::Ready(Some(Message::Control(control))) => {
+                if control.is_terminal() {
+                    this.state.clear();
+                }
+                Poll::Ready(Some(Message::Control(control)))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: fmt::Debug, KF, F, K, T> fmt::Debug for RunningAggregate<S, KF, F, K, T>
+where
+    F: WindowFn<K, (), T>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningAggregate")
+            .field("stream", &self.stream)
+            .field("keys", &self.state.len())
+            .finish()
+    }
+}

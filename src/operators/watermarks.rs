@@ -1,0 +1,175 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
+
+use crate::time::{Clock, Timestamp, WatermarkGenerator, WatermarkStrategy};
+use crate::{Control, Message};
+
+pin_project! {
+    /// The stream returned by [`Flow::watermarks`](crate::Flow::watermarks).
+    #[must_use = "streams do nothing unless polled"]
+    pub struct Watermarks<S, F, G> {
+        #[pin]
+        stream: S,
+        timestamp: F,
+        generator: G,
+        current: Timestamp,
+        pending: Option<Control>,
+        ended: bool,
+        idle: Option<IdleTracker>,
+        #[pin]
+        idle_timer: Option<Sleep>,
+        wall_clock: Option<WallClockTicker>,
+    }
+}
+
+#[derive(Debug)]
+struct IdleTracker {
+    timeout: Duration,
+    last_event: Instant,
+    idle: bool,
+}
+
+#[derive(Debug)]
+struct WallClockTicker {
+    clock: Clock,
+    lag: Duration,
+    interval: Interval,
+}
+
+impl<S, F, G> Watermarks<S, F, G> {
+    pub(crate) fn new(stream: S, timestamp: F, strategy: WatermarkStrategy<G>) -> Self {
+        let idle = strategy.idle_timeout.map(|timeout| IdleTracker {
+            timeout,
+            last_event: Instant::now(),
+            idle: false,
+        });
+        let idle_timer = idle
+            .as_ref()
+            .map(|idle| tokio::time::sleep_until(idle.last_event + idle.timeout));
+        let wall_clock = strategy.wall_clock.map(|wall| {
+            let mut interval = tokio::time::interval(wall.period);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            WallClockTicker {
+                clock: Clock::new(),
+                lag: wall.lag,
+                interval,
+            }
+        });
+        Watermarks {
+            stream,
+            timestamp,
+            generator: strategy.generator,
+            current: Timestamp::MIN,
+            pending: None,
+            ended: false,
+            idle,
+            idle_timer,
+            wall_clock,
+        }
+    }
+}
+
+impl<S, F, G, T> Stream for Watermarks<S, F, G>
+where
+    S: Stream<Item = Message<T>>,
+    F: FnMut(&T) -> Timestamp,
+    G: WatermarkGenerator,
+{
+    type Item = Message<T>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
+        let mut this = self.project();
+        if let Some(control) = this.pending.take() {
+            return Poll::Ready(Some(Message::Control(control)));
+        }
+        if *this.ended {
+            return Poll::Ready(None);
+        }
+        loop {
+            match this.stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Message::Data(item))) => {
+                    let ts = (this.timestamp)(&item);
+                    if let Some(idle) = this.idle.as_mut() {
+                        idle.last_event = Instant::now();
+                        idle.idle = false;
+                    }
+                    if let Some(watermark) = this.generator.on_event(ts) {
+                        if watermark > *this.current {
+                            *this.current = watermark;
+                            *this.pending = Some(Control::Watermark(watermark));
+                        }
+                    }
+                    return Poll::Ready(Some(Message::Data(item)));
+                }
+                // This operator defines event time from here on, as in Flink: watermarks from
+                // upstream are replaced by the ones it generates.
+                Poll::Ready(Some(Message::Control(Control::Watermark(_) | Control::Idle))) => {}
+                Poll::Ready(Some(Message::Control(Control::End))) => {
+                    *this.ended = true;
+                    *this.pending = Some(Control::End);
+                    if *this.current < Timestamp::MAX {
+                        *this.current = Timestamp::MAX;
+                        return Poll::Ready(Some(Message::Control(Control::Watermark(
+                            Timestamp::MAX,
+                        ))));
+                    }
+                    return Poll::Ready(this.pending.take().map(Message::Control));
+                }
+                Poll::Ready(Some(Message::Control(control))) => {
+                    *this.ended = control.is_terminal();
+                    return Poll::Ready(Some(Message::Control(control)));
+                }
+                Poll::Ready(None) => {
+                    *this.ended = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => break,
+            }
+        }
+        // Nothing from upstream: let processing time move the watermark or mark the input idle.
+        if let Some(wall) = this.wall_clock.as_mut() {
+            while wall.interval.poll_tick(cx).is_ready() {
+                let watermark = wall.clock.now() - wall.lag;
+                if watermark > *this.current {
+                    *this.current = watermark;
+                    return Poll::Ready(Some(Message::Control(Control::Watermark(watermark))));
+                }
+            }
+        }
+        if let (Some(idle), Some(mut timer)) =
+            (this.idle.as_mut(), this.idle_timer.as_mut().as_pin_mut())
+        {
+            while timer.as_mut().poll(cx).is_ready() {
+                let deadline = idle.last_event + idle.timeout;
+                if Instant::now() >= deadline {
+                    // Re-arm far away; the next event re-arms it properly.
+                    timer.as_mut().reset(Instant::now() + idle.timeout);
+                    if !idle.idle {
+                        idle.idle = true;
+                        return Poll::Ready(Some(Message::Control(Control::Idle)));
+                    }
+                } else {
+                    timer.as_mut().reset(deadline);
+                }
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl<S: fmt::Debug, F, G: fmt::Debug> fmt::Debug for Watermarks<S, F, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watermarks")
+            .field("stream", &self.stream)
+            .field("generator", &self.generator)
+            .field("current", &self.current)
+            .finish()
+    }
+}

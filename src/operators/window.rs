@@ -1,0 +1,280 @@
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+use tokio::time::{Interval, Sleep};
+
+use crate::channel::SideOutput;
+use crate::metrics::{DropReason, OperatorCounters};
+use crate::time::{Clock, Timestamp};
+use crate::window::{Placement, WindowState};
+use crate::{Control, Message};
+
+/// Where a window operator's items get their time.
+#[derive(Debug)]
+pub(crate) enum TimeMode<TF> {
+    /// Event time from a timestamp extractor; windows fire on watermarks.
+    Event(TF),
+    /// Processing time on tokio's clock; windows fire on timers.
+    Processing(Clock),
+    /// No time: count and global windows.
+    Untimed,
+}
+
+/// A timestamp extractor: any `FnMut(&T) -> Timestamp`, or [`NoTime`] for windows without event
+/// time.
+pub trait Stamp<T> {
+    /// The event time of `item`.
+    fn stamp(&mut self, item: &T) -> Timestamp;
+}
+
+impl<T, F: FnMut(&T) -> Timestamp> Stamp<T> for F {
+    #[inline]
+    fn stamp(&mut self, item: &T) -> Timestamp {
+        self(item)
+    }
+}
+
+/// The timestamp extractor of windows that do not use event time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTime;
+
+impl<T> Stamp<T> for NoTime {
+    fn stamp(&mut self, _item: &T) -> Timestamp {
+        Timestamp::MIN
+    }
+}
+
+/// Late items: sent to the late output when there is one, else counted.
+pub(crate) struct LateHandler<T> {
+    output: Option<SideOutput<T>>,
+    pending: Option<T>,
+    counters: Arc<OperatorCounters>,
+}
+
+impl<T: Send + 'static> LateHandler<T> {
+    pub(crate) fn new(output: Option<SideOutput<T>>, counters: Arc<OperatorCounters>) -> Self {
+        LateHandler {
+            output,
+            pending: None,
+            counters,
+        }
+    }
+
+    /// Sends the late item that waits for room, if any.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.pending.is_none() {
+            return Poll::Ready(());
+        }
+        let Some(output) = self.output.as_mut() else {
+            return Poll::Ready(());
+        };
+        match ready!(output.poll_send(cx, &mut self.pending)) {
+            Ok(()) => self.counters.drop_one(DropReason::LateOutput),
+            Err(()) => {
+                self.output = None;
+                self.counters.drop_one(DropReason::Late);
+            }
+        }
+        Poll::Ready(())
+    }
+
+    #[cold]
+    fn late(&mut self, item: T) {
+        if self.output.is_some() {
+            self.pending = Some(item);
+        } else {
+            self.counters.drop_one(DropReason::Late);
+        }
+    }
+}
+
+pin_project! {
+    /// The stream returned by the window methods of a keyed flow, such as
+    /// [`WindowedFlow::aggregate`](crate::keyed::WindowedFlow::aggregate).
+    #[must_use = "streams do nothing unless polled"]
+    pub struct KeyedWindow<S, KF, TF, St, T>
+    where
+        St: WindowState<T>,
+    {
+        #[pin]
+        stream: S,
+        key: KF,
+        time: TimeMode<TF>,
+        state: St,
+        out: VecDeque<St::Output>,
+        pending: Option<Control>,
+        done: bool,
+        late: LateHandler<T>,
+        early: Option<Interval>,
+        timer: Option<Pin<Box<Sleep>>>,
+        armed: bool,
+        counters: Arc<OperatorCounters>,
+        _item: PhantomData<fn(T)>,
+    }
+}
+
+impl<S, KF, TF, St, T> KeyedWindow<S, KF, TF, St, T>
+where
+    St: WindowState<T>,
+{
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        stream: S,
+        key: KF,
+        time: TimeMode<TF>,
+        state: St,
+        late: LateHandler<T>,
+        early: Option<std::time::Duration>,
+        counters: Arc<OperatorCounters>,
+    ) -> Self {
+        let early = early.map(|period| {
+            let start = tokio::time::Instant::now() + period;
+            let mut interval = tokio::time::interval_at(start, period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            interval
+        });
+        KeyedWindow {
+            stream,
+            key,
+            time,
+            state,
+            out: VecDeque::new(),
+            pending: None,
+            done: false,
+            late,
+            early,
+            timer: None,
+            armed: false,
+            counters,
+            _item: PhantomData,
+        }
+    }
+}
+
+impl<S, KF, TF, St, T, K> Stream for KeyedWindow<S, KF, TF, St, T>
+where
+    S: Stream<Item = Message<T>>,
+    KF: FnMut(&T) -> K,
+    TF: Stamp<T>,
+    St: WindowState<T, Key = K>,
+    T: Send + 'static,
+{
+    type Item = Message<St::Output>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            if let Some(result) = this.out.pop_front() {
+                return Poll::Ready(Some(Message::Data(result)));
+            }
+            if let Some(control) = this.pending.take() {
+                return Poll::Ready(Some(Message::Control(control)));
+            }
+            if *this.done {
+                return Poll::Ready(None);
+            }
+            ready!(this.late.poll_ready(cx));
+            if let Some(early) = this.early.as_mut() {
+                if early.poll_tick(cx).is_ready() {
+                    this.state.fire_early(this.out);
+                    continue;
+                }
+            }
+            if let (TimeMode::Processing(clock), Some(timer)) = (&*this.time, this.timer.as_mut()) {
+                if timer.as_mut().poll(cx).is_ready() {
+                    *this.armed = false;
+                    this.state
+                        .advance(clock.now().saturating_sub_millis(1), this.out);
+                    arm(this.time, this.state, this.timer, this.armed);
+                    continue;
+                }
+            }
+            let message = match this.stream.as_mut().poll_next(cx) {
+                Poll::Ready(message) => message,
+                Poll::Pending => return Poll::Pending,
+            };
+            match message {
+                Some(Message::Data(item)) => {
+                    let key = (this.key)(&item);
+                    let timestamp = match &mut *this.time {
+                        TimeMode::Event(stamp) => stamp.stamp(&item),
+                        TimeMode::Processing(clock) => {
+                            let now = clock.now();
+                            this.state.advance(now.saturating_sub_millis(1), this.out);
+                            now
+                        }
+                        TimeMode::Untimed => Timestamp::MIN,
+                    };
+                    match this.state.add(key, timestamp, item, this.out) {
+                        Ok(()) => {}
+                        Err((Placement::Late, item)) => this.late.late(item),
+                        Err((Placement::Gap, _)) => {
+                            this.counters.drop_one(DropReason::OutsideWindows)
+                        }
+                    }
+                    if !*this.armed {
+                        arm(this.time, this.state, this.timer, this.armed);
+                    }
+                }
+                Some(Message::Control(Control::Watermark(watermark))) => {
+                    if let TimeMode::Event(_) = this.time {
+                        this.state.advance(watermark, this.out);
+                    }
+                    *this.pending = Some(Control::Watermark(watermark));
+                }
+                Some(Message::Control(Control::End)) => {
+                    this.state.finish(this.out);
+                    *this.pending = Some(Control::End);
+                    *this.done = true;
+                }
+                Some(Message::Control(control)) => {
+                    *this.done = control.is_terminal();
+                    *this.pending = Some(control);
+                }
+                None => *this.done = true,
+            }
+        }
+    }
+}
+
+/// Arms the processing-time timer for the next window to close.
+fn arm<TF, T, St: WindowState<T>>(
+    time: &TimeMode<TF>,
+    state: &St,
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    armed: &mut bool,
+) {
+    let TimeMode::Processing(clock) = time else {
+        return;
+    };
+    let Some(close) = state.next_close() else {
+        return;
+    };
+    // A window closes when processing time passes its last instant.
+    let deadline = clock.instant_at(close.saturating_add_millis(1));
+    match timer {
+        Some(timer) => timer.as_mut().reset(deadline),
+        None => *timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+    }
+    *armed = true;
+}
+
+impl<S: fmt::Debug, KF, TF, St, T> fmt::Debug for KeyedWindow<S, KF, TF, St, T>
+where
+    St: WindowState<T> + fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedWindow")
+            .field("stream", &self.stream)
+            .field("state", &self.state)
+            .field("queued", &self.out.len())
+            .finish()
+    }
+}

@@ -1,0 +1,247 @@
+//! Count windows: every `n` items of a key, or the last `n` items every `step`.
+
+use std::collections::VecDeque;
+use std::hash::Hash;
+use std::marker::PhantomData;
+
+use rustc_hash::FxHashMap;
+
+use super::state::{Placement, WindowFn, WindowState};
+use super::{CountWindow, Firing, WindowResult};
+use crate::Timestamp;
+
+/// Count windows per key: tumbling (every `size` items) or sliding (the last `size` items, every
+/// `step` items).
+///
+/// As in Flink, a sliding count window fires every `step` items with the last `size` items, fewer
+/// while a key has seen fewer. At the end of input, items not yet emitted fire once in a last,
+/// partial window.
+///
+/// # Examples
+///
+/// ```
+/// use rheoflow::window::CountWindows;
+///
+/// let every_100 = CountWindows::tumbling(100);
+/// let last_10_every_5 = CountWindows::sliding(10, 5);
+/// # let _ = (every_100, last_10_every_5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountWindows {
+    pub(crate) size: u64,
+    pub(crate) step: u64,
+}
+
+impl CountWindows {
+    /// Windows of `size` items, one after the other.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `size` is zero.
+    #[track_caller]
+    pub fn tumbling(size: u64) -> Self {
+        CountWindows::sliding(size, size)
+    }
+
+    /// The last `size` items, every `step` items.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `size` or `step` is zero.
+    #[track_caller]
+    pub fn sliding(size: u64, step: u64) -> Self {
+        assert!(size > 0, "count window size must be greater than zero");
+        assert!(step > 0, "count window step must be greater than zero");
+        CountWindows { size, step }
+    }
+}
+
+fn gcd(mut x: u64, mut y: u64) -> u64 {
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    x
+}
+
+/// One key: complete slices of `pane` items (the last `b`), the slice being filled, and counters.
+#[derive(Debug)]
+struct KeyWindows<A> {
+    complete: VecDeque<A>,
+    current: Option<A>,
+    in_current: u64,
+    completed: u64,
+    unfired: bool,
+    sequence: u64,
+}
+
+/// The slicing of a count window: slices of `pane` items; a window is the last `b` slices and
+/// fires every `a` slices.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    pane: u64,
+    a: u64,
+    b: usize,
+    size: u64,
+}
+
+/// Window state; see [`WindowState`](super::WindowState).
+pub struct CountState<K, T, F: WindowFn<K, CountWindow, T>> {
+    shape: Shape,
+    f: F,
+    keys: FxHashMap<K, KeyWindows<F::Acc>>,
+    _item: PhantomData<fn(T)>,
+}
+
+impl<K, T, F> CountState<K, T, F>
+where
+    K: Hash + Eq + Clone,
+    F: WindowFn<K, CountWindow, T>,
+{
+    pub(crate) fn new(windows: CountWindows, f: F) -> Self {
+        let pane = gcd(windows.size, windows.step);
+        CountState {
+            shape: Shape {
+                pane,
+                a: windows.step / pane,
+                b: (windows.size / pane) as usize,
+                size: windows.size,
+            },
+            f,
+            keys: FxHashMap::default(),
+            _item: PhantomData,
+        }
+    }
+}
+
+impl<A> KeyWindows<A> {
+    fn new(shape: Shape) -> Self {
+        KeyWindows {
+            complete: VecDeque::with_capacity(shape.b),
+            current: None,
+            in_current: 0,
+            completed: 0,
+            unfired: false,
+            sequence: 0,
+        }
+    }
+
+    /// Adds one item, firing when a step completes.
+    fn add<K: Clone, T, F: WindowFn<K, CountWindow, T, Acc = A>>(
+        &mut self,
+        shape: Shape,
+        f: &F,
+        key: &K,
+        item: T,
+        out: &mut VecDeque<WindowResult<K, F::Output, CountWindow>>,
+    ) {
+        f.add(self.current.get_or_insert_with(|| f.create()), item);
+        self.in_current += 1;
+        self.unfired = true;
+        if self.in_current == shape.pane {
+            if self.complete.len() == shape.b {
+                self.complete.pop_front();
+            }
+            if let Some(done) = self.current.take() {
+                self.complete.push_back(done);
+            }
+            self.in_current = 0;
+            self.completed += 1;
+            if self.completed % shape.a == 0 {
+                self.fire(shape, f, key, false, out);
+            }
+        }
+    }
+
+    /// Fires the window over the last complete slices plus, at the end, the partial one.
+    fn fire<K: Clone, T, F: WindowFn<K, CountWindow, T, Acc = A>>(
+        &mut self,
+        shape: Shape,
+        f: &F,
+        key: &K,
+        with_current: bool,
+        out: &mut VecDeque<WindowResult<K, F::Output, CountWindow>>,
+    ) {
+        let mut acc = f.create();
+        let partial = if with_current { self.in_current } else { 0 };
+        let full_slices = if partial > 0 { shape.b - 1 } else { shape.b };
+        let skip = self.complete.len().saturating_sub(full_slices);
+        let mut len = partial;
+        for slice in self.complete.iter().skip(skip) {
+            f.merge(&mut acc, slice);
+            len += shape.pane;
+        }
+        if let (true, Some(current)) = (partial > 0, self.current.as_ref()) {
+            f.merge(&mut acc, current);
+        }
+        let window = CountWindow {
+            sequence: self.sequence,
+            len: len.min(shape.size),
+        };
+        self.sequence += 1;
+        self.unfired = false;
+        let value = f.result(key, &window, &acc);
+        out.push_back(WindowResult::new(
+            key.clone(),
+            window,
+            value,
+            Firing::OnTime,
+        ));
+    }
+}
+
+impl<K, T, F> WindowState<T> for CountState<K, T, F>
+where
+    K: Hash + Eq + Clone,
+    F: WindowFn<K, CountWindow, T>,
+{
+    type Key = K;
+    type Output = WindowResult<K, F::Output, CountWindow>;
+
+    fn add(
+        &mut self,
+        key: K,
+        _timestamp: Timestamp,
+        item: T,
+        out: &mut VecDeque<Self::Output>,
+    ) -> Result<(), (Placement, T)> {
+        if let Some(state) = self.keys.get_mut(&key) {
+            state.add(self.shape, &self.f, &key, item, out);
+            return Ok(());
+        }
+        let mut state = KeyWindows::new(self.shape);
+        state.add(self.shape, &self.f, &key, item, out);
+        self.keys.insert(key, state);
+        Ok(())
+    }
+
+    fn advance(&mut self, _watermark: Timestamp, _out: &mut VecDeque<Self::Output>) {}
+
+    fn fire_early(&mut self, _out: &mut VecDeque<Self::Output>) {}
+
+    fn finish(&mut self, out: &mut VecDeque<Self::Output>) {
+        let keys = std::mem::take(&mut self.keys);
+        for (key, mut state) in keys {
+            if state.unfired {
+                let with_current = state.in_current > 0;
+                state.fire(self.shape, &self.f, &key, with_current, out);
+            }
+        }
+    }
+
+    fn next_close(&self) -> Option<Timestamp> {
+        None
+    }
+
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+impl<K, T, F: WindowFn<K, CountWindow, T>> std::fmt::Debug for CountState<K, T, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CountState")
+            .field("shape", &self.shape)
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
