@@ -433,6 +433,51 @@ where
 }
 
 #[tokio::test]
+async fn the_length_limit_is_exact_and_excludes_the_line_terminator() {
+    // Records of exactly 8 bytes pass, with `\n`, `\r\n` or at the end of input; 9 bytes fail.
+    /// An input, the items read from it, and the offset and dead-letter bytes of its bad records.
+    type LimitCase<'a> = (&'a [u8], &'a [&'a str], &'a [(u64, &'a [u8])]);
+    let inputs: [LimitCase<'_>; 3] = [
+        (
+            b"\"123456\"\n\"1234567\"\n\"abcdef\"\r\n\"abcdefg\"\r\n\"ABCDEF\"",
+            &["123456", "abcdef", "ABCDEF"],
+            &[(9, b"\"1234567"), (29, b"\"abcdefg")],
+        ),
+        (b"\"1234567\"", &[], &[(0, b"\"1234567")]),
+        (b"\"123456\"\r\r\n", &[], &[(0, b"\"123456\"")]),
+    ];
+    for (input, items, bad) in inputs {
+        for chunk in 1..=input.len() {
+            let (dead_letters, dead) = error_policy::channel(8).expect("a valid capacity");
+            let flow = source::json_lines::<String, _>(ChunkedReader::new(input, chunk))
+                .max_record_len(8)
+                .expect("a valid limit")
+                .on_error(ErrorPolicy::dead_letter(dead_letters))
+                .into_flow();
+            let (out, dead) = tokio::join!(flow.collect::<Vec<_>>(), dead.collect::<Vec<_>>());
+            assert_eq!(
+                out.expect("dead letters never fail"),
+                items,
+                "chunk {chunk}"
+            );
+            let dead: Vec<(u64, Vec<u8>, Bad)> = dead
+                .expect("dead letters")
+                .iter()
+                .map(|d| {
+                    let raw = d.record().as_bytes().to_vec();
+                    (d.offset().expect("an offset"), raw, kind(d.error()))
+                })
+                .collect();
+            let expected: Vec<(u64, Vec<u8>, Bad)> = bad
+                .iter()
+                .map(|(offset, raw)| (*offset, raw.to_vec(), Bad::TooLong))
+                .collect();
+            assert_eq!(dead, expected, "{input:?}, chunk {chunk}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn csv_reads_quoted_line_breaks_quotes_and_delimiters() {
     let input = "id;name\r\n1;\"two\r\nlines\"\r\n2;\"semi;colon\"\r\n3;\"say \"\"hi\"\"\"\r\n4;\n";
     let rows = source::csv::<Row, _>(input.as_bytes())

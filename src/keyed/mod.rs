@@ -253,7 +253,7 @@ where
 
     /// Aggregates each key's items without windows, emitting `(key, result)` after every item.
     ///
-    /// State is kept per key for as long as the flow runs; see [`RunningAggregate::with_ttl`] to
+    /// State is kept per key for as long as the flow runs; see [`KeyedFlow::state_ttl`] to
     /// free keys that go quiet.
     ///
     /// # Examples

@@ -21,6 +21,32 @@ use crate::error::RecordError;
 /// parse as its type and invalid UTF-8 in a `String` field are bad records, handed to the
 /// source's error policy. A missing or bad header fails the source whatever the policy, since no
 /// row can be read without it.
+///
+/// # Examples
+///
+/// Name the flow's type to keep it in a struct:
+///
+/// ```
+/// use rheoflow::source::{self, Csv, FileSource};
+/// use rheoflow::Flow;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Row {
+///     city: String,
+/// }
+///
+/// struct Import {
+///     rows: Flow<FileSource<&'static [u8], Csv<Row>>>,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> Result<(), rheoflow::Error> {
+/// let import = Import { rows: source::csv(&b"city\nOslo\n"[..]).into_flow() };
+/// let cities = import.rows.map(|row| row.city).collect::<Vec<_>>().await?;
+/// assert_eq!(cities, ["Oslo"]);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Csv<T> {
     split: Splitter,
     parser: csv_core::Reader,

@@ -138,7 +138,9 @@ impl Framer {
     fn extend(&mut self, chunk: &[u8]) {
         match self.state {
             // Even if the record ends in `\r\n`, its content is over the limit already.
-            State::Idle | State::Partial if self.buf.len() + chunk.len() > self.limit + 1 => {
+            State::Idle | State::Partial
+                if self.buf.len() + chunk.len() > self.limit.saturating_add(1) =>
+            {
                 self.keep_prefix(chunk);
                 self.state = State::Discarding;
             }
@@ -154,7 +156,7 @@ impl Framer {
     fn complete<F: Format>(&mut self, format: &mut F, tail: &[u8]) -> Frame<F::Item> {
         let outcome = match self.state {
             State::Idle => judge(self.limit, format, tail, strip_line_end(tail)),
-            State::Partial if self.buf.len() + tail.len() > self.limit + 2 => {
+            State::Partial if self.buf.len() + tail.len() > self.limit.saturating_add(2) => {
                 self.keep_prefix(tail);
                 too_long(self.limit, &self.buf)
             }
@@ -192,7 +194,7 @@ impl Framer {
     fn push(&mut self, bytes: &[u8]) {
         let needed = self.buf.len() + bytes.len();
         if needed > self.buf.capacity() {
-            let most = self.limit + 2;
+            let most = self.limit.saturating_add(2);
             let doubled = needed.max(self.buf.capacity() * 2);
             // Where one more doubling would pass the limit, go to the limit at once.
             let cap = if doubled > most / 2 {

@@ -13,6 +13,25 @@ use crate::error::RecordError;
 ///
 /// Lines end with `\n` or `\r\n`. An empty line, a line that is not exactly one JSON value of type
 /// `T` and invalid UTF-8 are bad records, handed to the source's error policy.
+///
+/// # Examples
+///
+/// Name the flow's type to keep it in a struct:
+///
+/// ```
+/// use rheoflow::source::{self, FileSource, JsonLines};
+/// use rheoflow::Flow;
+///
+/// struct Feed {
+///     events: Flow<FileSource<tokio::io::Stdin, JsonLines<serde_json::Value>>>,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let feed = Feed { events: source::json_lines(tokio::io::stdin()).into_flow() };
+/// # drop(feed);
+/// # }
+/// ```
 pub struct JsonLines<T> {
     _item: PhantomData<fn() -> T>,
 }

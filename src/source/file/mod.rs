@@ -78,6 +78,10 @@ where
 ///
 /// Returns the I/O error if the file cannot be opened.
 ///
+/// # Cancel safety
+///
+/// Dropping the future before it completes abandons opening the file; nothing else is lost.
+///
 /// # Examples
 ///
 /// ```
@@ -160,6 +164,10 @@ where
 /// # Errors
 ///
 /// Returns the I/O error if the file cannot be opened.
+///
+/// # Cancel safety
+///
+/// Dropping the future before it completes abandons opening the file; nothing else is lost.
 ///
 /// # Examples
 ///
