@@ -1,173 +1,19 @@
 //! Keyed window throughput: tumbling and sliding event-time windows through `Flow`, each against
-//! a hand-written `FxHashMap` loop doing the same work, in the same run.
-//!
-//! Workload (both sides): 20M events, 10k keys, event time advancing 1 ms per event, a
-//! watermark after every event (monotonic), count/sum/min/max per window and key, every result
-//! consumed with `black_box`. Tumbling: 1 s windows. Sliding: 1 s windows every 250 ms.
-//!
-//! The baselines use the same hasher as the library (FxHash), so the ratio measures the
-//! framework, not the hash function.
+//! a hand-written `FxHashMap` loop doing the same work, in the same run (the workload is in
+//! `benches/support/windows_workload.rs`).
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 
-use std::collections::VecDeque;
+#[path = "support/windows_workload.rs"]
+mod workload;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use futures::executor::block_on;
-use rheoflow::aggregate::{Count, Max, Min, Sum};
-use rheoflow::time::WatermarkStrategy;
-use rheoflow::window::{Sliding, Tumbling};
-use rheoflow::{Flow, Timestamp};
-use rustc_hash::FxHashMap;
-
-const EVENTS: u64 = 20_000_000;
-const KEYS: u64 = 10_000;
-const WINDOW_MS: i64 = 1_000;
-const SLIDE_MS: i64 = 250;
-
-#[derive(Debug, Clone, Copy)]
-struct Event {
-    key: u32,
-    ts: i64,
-    value: i64,
-}
-
-/// The `i`-th event: keys spread by a multiplicative hash, time advancing 1 ms per event.
-#[inline]
-fn event(i: u64) -> Event {
-    Event {
-        key: (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32 % KEYS as u32,
-        ts: i as i64,
-        value: (i % 1_000) as i64,
-    }
-}
-
-type Stats = (u64, i64, Option<i64>, Option<i64>);
-
-fn stats_add(acc: &mut Stats, value: i64) {
-    acc.0 += 1;
-    acc.1 += value;
-    acc.2 = Some(acc.2.map_or(value, |m| m.min(value)));
-    acc.3 = Some(acc.3.map_or(value, |m| m.max(value)));
-}
-
-fn aggregator() -> (
-    Count,
-    Sum<impl Fn(&Event) -> i64 + Copy>,
-    Min<impl Fn(&Event) -> i64 + Copy>,
-    Max<impl Fn(&Event) -> i64 + Copy>,
-) {
-    let value = |e: &Event| e.value;
-    (Count, Sum::of(value), Min::of(value), Max::of(value))
-}
-
-fn flow_tumbling(n: u64) -> u64 {
-    let ts = |e: &Event| Timestamp::from_millis(e.ts);
-    let mut fired = 0u64;
-    block_on(
-        Flow::from_iter((0..n).map(event))
-            .watermarks(ts, WatermarkStrategy::monotonic())
-            .key_by(|e| e.key)
-            .window(Tumbling::of(Duration::from_millis(WINDOW_MS as u64)), ts)
-            .aggregate(aggregator())
-            .for_each(|r| {
-                black_box(&r);
-                fired += 1;
-            }),
-    )
-    .expect("the flow does not fail");
-    fired
-}
-
-fn hand_tumbling(n: u64) -> u64 {
-    let mut fired = 0u64;
-    let mut window: FxHashMap<u32, Stats> = FxHashMap::default();
-    let mut window_end = i64::MIN;
-    let mut window_start = 0;
-    for i in 0..n {
-        let e = event(i);
-        if e.ts >= window_end {
-            for (key, stats) in window.drain() {
-                black_box((key, window_start, window_end, stats));
-                fired += 1;
-            }
-            window_start = e.ts - e.ts.rem_euclid(WINDOW_MS);
-            window_end = window_start + WINDOW_MS;
-        }
-        stats_add(window.entry(e.key).or_insert((0, 0, None, None)), e.value);
-    }
-    for (key, stats) in window.drain() {
-        black_box((key, window_start, window_end, stats));
-        fired += 1;
-    }
-    fired
-}
-
-fn flow_sliding(n: u64) -> u64 {
-    let ts = |e: &Event| Timestamp::from_millis(e.ts);
-    let mut fired = 0u64;
-    block_on(
-        Flow::from_iter((0..n).map(event))
-            .watermarks(ts, WatermarkStrategy::monotonic())
-            .key_by(|e| e.key)
-            .window(
-                Sliding::of(
-                    Duration::from_millis(WINDOW_MS as u64),
-                    Duration::from_millis(SLIDE_MS as u64),
-                ),
-                ts,
-            )
-            .aggregate(aggregator())
-            .for_each(|r| {
-                black_box(&r);
-                fired += 1;
-            }),
-    )
-    .expect("the flow does not fail");
-    fired
-}
-
-/// Sliding windows the direct way: every event updates each of the windows it belongs to.
-fn hand_sliding(n: u64) -> u64 {
-    let per_event = (WINDOW_MS / SLIDE_MS) as usize;
-    let mut fired = 0u64;
-    // Open windows by start, oldest first.
-    let mut windows: VecDeque<(i64, FxHashMap<u32, Stats>)> = VecDeque::new();
-    let mut emit = |start: i64, window: &mut FxHashMap<u32, Stats>| {
-        for (key, stats) in window.drain() {
-            black_box((key, start, start + WINDOW_MS, stats));
-            fired += 1;
-        }
-    };
-    for i in 0..n {
-        let e = event(i);
-        // Close the windows that end at or before this event (the watermark is ts - 1).
-        while let Some((start, _)) = windows.front() {
-            if start + WINDOW_MS - 1 > e.ts - 1 {
-                break;
-            }
-            let (start, mut window) = windows.pop_front().expect("checked above");
-            emit(start, &mut window);
-        }
-        let last_start = e.ts - e.ts.rem_euclid(SLIDE_MS);
-        while windows.back().map_or(true, |(start, _)| *start < last_start) {
-            let next = windows.back().map_or(last_start - (per_event as i64 - 1) * SLIDE_MS, |(s, _)| s + SLIDE_MS);
-            windows.push_back((next, FxHashMap::default()));
-        }
-        for (start, window) in windows.iter_mut() {
-            if *start <= e.ts && e.ts < *start + WINDOW_MS {
-                stats_add(window.entry(e.key).or_insert((0, 0, None, None)), e.value);
-            }
-        }
-    }
-    while let Some((start, mut window)) = windows.pop_front() {
-        emit(start, &mut window);
-    }
-    fired
-}
+use workload::{
+    flow_sliding, flow_tumbling, hand_sliding, hand_tumbling, hand_tumbling_std, EVENTS,
+};
 
 fn windows(c: &mut Criterion) {
     assert_eq!(flow_tumbling(100_000), hand_tumbling(100_000));
@@ -177,14 +23,21 @@ fn windows(c: &mut Criterion) {
     group.throughput(Throughput::Elements(EVENTS));
     group.sample_size(10);
     group.bench_function("flow", |b| b.iter(|| flow_tumbling(black_box(EVENTS))));
-    group.bench_function("hand_written", |b| b.iter(|| hand_tumbling(black_box(EVENTS))));
+    group.bench_function("hand_written", |b| {
+        b.iter(|| hand_tumbling(black_box(EVENTS)))
+    });
+    group.bench_function("hand_written_std_hashmap", |b| {
+        b.iter(|| hand_tumbling_std(black_box(EVENTS)))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("sliding_1s_250ms_10k_keys_20M");
     group.throughput(Throughput::Elements(EVENTS));
     group.sample_size(10);
     group.bench_function("flow", |b| b.iter(|| flow_sliding(black_box(EVENTS))));
-    group.bench_function("hand_written", |b| b.iter(|| hand_sliding(black_box(EVENTS))));
+    group.bench_function("hand_written", |b| {
+        b.iter(|| hand_sliding(black_box(EVENTS)))
+    });
     group.finish();
 }
 

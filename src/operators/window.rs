@@ -68,10 +68,16 @@ impl<T: Send + 'static> LateHandler<T> {
     }
 
     /// Sends the late item that waits for room, if any.
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.pending.is_none() {
             return Poll::Ready(());
         }
+        self.poll_send(cx)
+    }
+
+    #[cold]
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(output) = self.output.as_mut() else {
             return Poll::Ready(());
         };
@@ -109,6 +115,12 @@ pin_project! {
         time: TimeMode<TF>,
         state: St,
         out: VecDeque<St::Output>,
+        // The last watermark received, forwarded lazily: consecutive watermarks with no output
+        // between them reach downstream as the last one.
+        held: Option<Timestamp>,
+        coalesced: u32,
+        // The held watermark must go out before the results in `out` (they fired late, after it).
+        watermark_first: bool,
         pending: Option<Control>,
         done: bool,
         late: LateHandler<T>,
@@ -140,18 +152,23 @@ where
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             interval
         });
+        let armed = !matches!(time, TimeMode::Processing(_));
         KeyedWindow {
             stream,
             key,
             time,
             state,
             out: VecDeque::new(),
+            held: None,
+            coalesced: 0,
+            watermark_first: false,
             pending: None,
             done: false,
             late,
             early,
             timer: None,
-            armed: false,
+            // Only processing-time windows arm a timer.
+            armed,
             counters,
             _item: PhantomData,
         }
@@ -171,8 +188,20 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
         loop {
+            if *this.watermark_first {
+                *this.watermark_first = false;
+                if let Some(watermark) = this.held.take() {
+                    return Poll::Ready(Some(Message::Control(Control::Watermark(watermark))));
+                }
+            }
             if let Some(result) = this.out.pop_front() {
                 return Poll::Ready(Some(Message::Data(result)));
+            }
+            if this.pending.is_some() || *this.done || *this.coalesced >= MAX_COALESCED {
+                *this.coalesced = 0;
+                if let Some(watermark) = this.held.take() {
+                    return Poll::Ready(Some(Message::Control(Control::Watermark(watermark))));
+                }
             }
             if let Some(control) = this.pending.take() {
                 return Poll::Ready(Some(Message::Control(control)));
@@ -184,6 +213,7 @@ where
             if let Some(early) = this.early.as_mut() {
                 if early.poll_tick(cx).is_ready() {
                     this.state.fire_early(this.out);
+                    *this.watermark_first = this.held.is_some();
                     continue;
                 }
             }
@@ -192,13 +222,23 @@ where
                     *this.armed = false;
                     this.state
                         .advance(clock.now().saturating_sub_millis(1), this.out);
+                    *this.watermark_first = this.held.is_some();
                     arm(this.time, this.state, this.timer, this.armed);
                     continue;
                 }
             }
             let message = match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(message) => message,
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    // Nothing more for now: let the watermark through before waiting.
+                    return match this.held.take() {
+                        Some(watermark) => {
+                            *this.coalesced = 0;
+                            Poll::Ready(Some(Message::Control(Control::Watermark(watermark))))
+                        }
+                        None => Poll::Pending,
+                    };
+                }
             };
             match message {
                 Some(Message::Data(item)) => {
@@ -219,15 +259,21 @@ where
                             this.counters.drop_one(DropReason::OutsideWindows)
                         }
                     }
+                    // Results that fire on an item (late or early firings) follow the
+                    // watermark that stood before it.
+                    *this.watermark_first = !this.out.is_empty() && this.held.is_some();
                     if !*this.armed {
                         arm(this.time, this.state, this.timer, this.armed);
                     }
                 }
                 Some(Message::Control(Control::Watermark(watermark))) => {
                     if let TimeMode::Event(_) = this.time {
+                        // Results fired by this watermark go out before it, so the one held
+                        // until now can simply be replaced.
                         this.state.advance(watermark, this.out);
                     }
-                    *this.pending = Some(Control::Watermark(watermark));
+                    *this.held = Some(watermark);
+                    *this.coalesced += 1;
                 }
                 Some(Message::Control(Control::End)) => {
                     this.state.finish(this.out);
@@ -243,6 +289,9 @@ where
         }
     }
 }
+
+/// How many watermarks a window operator merges at most before it forwards one.
+const MAX_COALESCED: u32 = 256;
 
 /// Arms the processing-time timer for the next window to close.
 fn arm<TF, T, St: WindowState<T>>(

@@ -17,8 +17,8 @@ use super::state::{Placement, WindowFn, WindowState};
 use super::{EmitPolicy, Firing, TimeWindow, WindowResult};
 use crate::Timestamp;
 
-/// Per key in a slice: the number of items and the accumulator.
-type Slice<K, A> = FxHashMap<K, (u64, A)>;
+/// A slice's accumulators, per key.
+type Slice<K, A> = FxHashMap<K, A>;
 
 /// The slice of the last item, with what decides its fast path.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +47,8 @@ pub struct PaneState<K, T, F: WindowFn<K, TimeWindow, T>> {
     free_slots: Vec<usize>,
     cache: Option<Cached>,
     scratch: FxHashMap<K, F::Acc>,
+    /// Items per window and key, for [`EmitPolicy::EarlyEveryCount`] only.
+    early_counts: BTreeMap<i128, FxHashMap<K, u64>>,
     /// Below this watermark, advancing fires and frees nothing.
     next_due: i64,
     /// Whether the emit policy fires after items (early firings per item).
@@ -71,6 +73,7 @@ where
             free_slots: Vec::new(),
             cache: None,
             scratch: FxHashMap::default(),
+            early_counts: BTreeMap::new(),
             next_due: i64::MAX,
             fires_per_item: matches!(
                 policy,
@@ -132,26 +135,17 @@ where
     }
 
     /// Key `key`'s accumulator over the slices of window `m`, if it has items there.
-    fn window_value(&self, m: i128, key: &K) -> Option<(u64, F::Acc)> {
-        let mut merged: Option<(u64, F::Acc)> = None;
+    fn window_value(&self, m: i128, key: &K) -> Option<F::Acc> {
+        let mut merged: Option<F::Acc> = None;
         for n in self.assigner.panes_of_window(m) {
             let Some(&slot) = self.panes.get(&n) else {
                 continue;
             };
-            let Some((count, acc)) = self.slots[slot].get(key) else {
+            let Some(acc) = self.slots[slot].get(key) else {
                 continue;
             };
-            match merged.as_mut() {
-                Some((total, into)) => {
-                    *total += count;
-                    self.f.merge(into, acc);
-                }
-                None => {
-                    let mut into = self.f.create();
-                    self.f.merge(&mut into, acc);
-                    merged = Some((*count, into));
-                }
-            }
+            let into = merged.get_or_insert_with(|| self.f.create());
+            self.f.merge(into, acc);
         }
         merged
     }
@@ -173,7 +167,7 @@ where
         firing: Firing,
         out: &mut VecDeque<WindowResult<K, F::Output>>,
     ) {
-        if let Some((_, acc)) = self.window_value(m, key) {
+        if let Some(acc) = self.window_value(m, key) {
             let window = self.window(m);
             let value = self.f.result(key, &window, &acc);
             out.push_back(WindowResult::new(key.clone(), window, value, firing));
@@ -196,12 +190,12 @@ where
                 return;
             };
             if drain {
-                for (key, (_, acc)) in self.slots[slot].drain() {
+                for (key, acc) in self.slots[slot].drain() {
                     let value = self.f.result(&key, &window, &acc);
                     out.push_back(WindowResult::new(key, window, value, firing));
                 }
             } else {
-                for (key, (_, acc)) in &self.slots[slot] {
+                for (key, acc) in &self.slots[slot] {
                     let value = self.f.result(key, &window, acc);
                     out.push_back(WindowResult::new(key.clone(), window, value, firing));
                 }
@@ -213,7 +207,7 @@ where
             let Some(&slot) = self.panes.get(&n) else {
                 continue;
             };
-            for (key, (_, acc)) in &self.slots[slot] {
+            for (key, acc) in &self.slots[slot] {
                 match scratch.get_mut(key) {
                     Some(into) => self.f.merge(into, acc),
                     None => {
@@ -295,25 +289,32 @@ where
 
     #[inline]
     fn add_to_slice(&mut self, slot: usize, key: K, item: T) {
-        let f = &self.f;
-        let entry = self.slots[slot]
-            .entry(key)
-            .or_insert_with(|| (0, f.create()));
-        entry.0 += 1;
-        f.add(&mut entry.1, item);
+        let slice = &mut self.slots[slot];
+        match slice.get_mut(&key) {
+            Some(acc) => self.f.add(acc, item),
+            None => {
+                // Built in place and moved once: cheaper than `entry().or_insert_with()` for
+                // the wide accumulators of tuple aggregators.
+                let mut acc = self.f.create();
+                self.f.add(&mut acc, item);
+                slice.insert(key, acc);
+            }
+        }
     }
 
     /// Fires open window `m` early for `key` if the emit policy says so after an item.
-    fn fire_early_key(&self, m: i128, key: &K, out: &mut VecDeque<WindowResult<K, F::Output>>) {
+    fn fire_early_key(&mut self, m: i128, key: &K, out: &mut VecDeque<WindowResult<K, F::Output>>) {
         match self.policy {
             EmitPolicy::OnUpdate => self.fire_key(m, key, Firing::Early, out),
             EmitPolicy::EarlyEveryCount(n) => {
-                if let Some((count, acc)) = self.window_value(m, key) {
-                    if count % n == 0 {
-                        let window = self.window(m);
-                        let value = self.f.result(key, &window, &acc);
-                        out.push_back(WindowResult::new(key.clone(), window, value, Firing::Early));
-                    }
+                let counts = self.early_counts.entry(m).or_default();
+                let count = match counts.get_mut(key) {
+                    Some(count) => count,
+                    None => counts.entry(key.clone()).or_insert(0),
+                };
+                *count += 1;
+                if *count % n == 0 {
+                    self.fire_key(m, key, Firing::Early, out);
                 }
             }
             _ => {}
@@ -376,6 +377,7 @@ where
         Ok(())
     }
 
+    #[inline]
     fn advance(&mut self, watermark: Timestamp, out: &mut VecDeque<Self::Output>) {
         if watermark <= self.watermark {
             return;
@@ -385,28 +387,7 @@ where
         if watermark.millis() < self.next_due && watermark != Timestamp::MAX {
             return;
         }
-        let drain = self.lateness == 0 && self.assigner.a == 1 && self.assigner.b == 1;
-        let mut from = self.assigner.first_open(previous.millis());
-        while let Some(m) = self.next_window_with_items(from) {
-            if !self.is_closed(m) {
-                break;
-            }
-            self.fire_window(m, Firing::OnTime, drain, out);
-            from = m + 1;
-        }
-        // Free every slice whose last window is late.
-        while let Some((&n, &slot)) = self.panes.first_key_value() {
-            if !self.is_late(self.assigner.windows_of_pane(n).1) {
-                break;
-            }
-            self.panes.pop_first();
-            self.slots[slot].clear();
-            self.free_slots.push(slot);
-            if self.cache.is_some_and(|c| c.pane == n) {
-                self.cache = None;
-            }
-        }
-        self.update_next_due();
+        self.fire_and_free(previous, out);
     }
 
     fn fire_early(&mut self, out: &mut VecDeque<Self::Output>) {
@@ -425,6 +406,52 @@ where
 
     fn is_empty(&self) -> bool {
         self.panes.is_empty()
+    }
+}
+
+impl<K, T, F> PaneState<K, T, F>
+where
+    K: Hash + Eq + Clone,
+    F: WindowFn<K, TimeWindow, T>,
+{
+    /// The work of [`WindowState::advance`] once the watermark reaches a due window: fires the
+    /// windows that closed since `previous` and frees the slices that are late.
+    fn fire_and_free(
+        &mut self,
+        previous: Timestamp,
+        out: &mut VecDeque<WindowResult<K, F::Output>>,
+    ) {
+        let watermark = self.watermark;
+        let drain = self.lateness == 0 && self.assigner.a == 1 && self.assigner.b == 1;
+        let mut from = self.assigner.first_open(previous.millis());
+        while let Some(m) = self.next_window_with_items(from) {
+            if !self.is_closed(m) {
+                break;
+            }
+            self.fire_window(m, Firing::OnTime, drain, out);
+            from = m + 1;
+        }
+        let first_open = self.assigner.first_open(watermark.millis());
+        while self
+            .early_counts
+            .first_key_value()
+            .is_some_and(|(&m, _)| m < first_open || watermark == Timestamp::MAX)
+        {
+            self.early_counts.pop_first();
+        }
+        // Free every slice whose last window is late.
+        while let Some((&n, &slot)) = self.panes.first_key_value() {
+            if !self.is_late(self.assigner.windows_of_pane(n).1) {
+                break;
+            }
+            self.panes.pop_first();
+            self.slots[slot].clear();
+            self.free_slots.push(slot);
+            if self.cache.is_some_and(|c| c.pane == n) {
+                self.cache = None;
+            }
+        }
+        self.update_next_due();
     }
 }
 

@@ -200,7 +200,9 @@ where
                 }
                 _ => {}
             }
-            if merged.timer_at == i128::MAX {
+            // Its timer must come due by its close. An absorbed session that already fired
+            // brings its cleanup timer, which may be later: the update would fire late.
+            if merged.timer_at > close {
                 merged.timer_at = close;
                 schedule = Some(close);
             }
