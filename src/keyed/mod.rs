@@ -13,10 +13,14 @@
 //! results that fire together is the same from run to run.
 
 mod assign;
+mod process;
 mod running;
 mod windowed;
 
 pub use assign::{BuildState, WindowAssigner};
+pub use process::{KeyedContext, KeyedProcessFunction, TimeDomain, Timer};
+
+pub(crate) use process::KeyEntry;
 pub use running::RunningAggregate;
 pub use windowed::WindowedFlow;
 
@@ -25,7 +29,7 @@ use std::fmt;
 use futures_core::Stream;
 
 use crate::aggregate::Aggregator;
-use crate::operators::{NoTime, TimeMode};
+use crate::operators::{KeyedProcess, NoTime, TimeMode};
 use crate::time::{Clock, Timestamp};
 use crate::window::{Aggregate, CountWindows, GlobalWindow, Reduce};
 use crate::{Flow, Message};
@@ -280,6 +284,26 @@ where
         let (key, ttl) = (self.key, self.ttl);
         self.flow.chain("aggregate", |stream, _| {
             RunningAggregate::new(stream, key, Aggregate(aggregator), ttl)
+        })
+    }
+
+    /// Runs a [`KeyedProcessFunction`] over the keyed flow: per-key state, event-time and
+    /// processing-time timers, any number of outputs per item.
+    ///
+    /// With [`state_ttl`](KeyedFlow::state_ttl), a key's state is freed once it has seen no item
+    /// for the TTL (its timers stay set). At the end of input the watermark reaches
+    /// [`Timestamp::MAX`], which fires every event-time timer.
+    ///
+    /// # Examples
+    ///
+    /// See [`KeyedProcessFunction`].
+    pub fn process<P>(self, function: P) -> Flow<KeyedProcess<S, KF, P, K, T>>
+    where
+        P: KeyedProcessFunction<K, T>,
+    {
+        let (key, ttl) = (self.key, self.ttl);
+        self.flow.chain("process", |stream, _| {
+            KeyedProcess::new(stream, key, function, ttl)
         })
     }
 

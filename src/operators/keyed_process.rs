@@ -1,0 +1,304 @@
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+use rustc_hash::FxHashMap;
+use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
+
+use crate::keyed::{KeyEntry, KeyedContext, KeyedProcessFunction, TimeDomain, Timer};
+use crate::time::{Clock, Timestamp};
+use crate::{Control, Message};
+
+/// Timer queues: time → keys with a timer then (entries are checked against the key's own set,
+/// so deleted timers are skipped).
+type TimerQueue<K> = BTreeMap<Timestamp, Vec<K>>;
+
+/// Frees the state of keys idle for longer than `ttl`.
+#[derive(Debug)]
+pub(crate) struct StateTtl {
+    ttl: Duration,
+    sweep: Interval,
+}
+
+impl StateTtl {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        let mut sweep = tokio::time::interval_at(Instant::now() + ttl, ttl);
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        StateTtl { ttl, sweep }
+    }
+}
+
+pin_project! {
+    /// The stream returned by [`KeyedFlow::process`](crate::keyed::KeyedFlow::process).
+    #[must_use = "streams do nothing unless polled"]
+    pub struct KeyedProcess<S, KF, P, K, T>
+    where
+        P: KeyedProcessFunction<K, T>,
+    {
+        #[pin]
+        stream: S,
+        key: KF,
+        function: P,
+        keys: FxHashMap<K, KeyEntry<P::State>>,
+        event_timers: TimerQueue<K>,
+        processing_timers: TimerQueue<K>,
+        out: VecDeque<P::Output>,
+        pending: Option<Control>,
+        done: bool,
+        watermark: Timestamp,
+        clock: Clock,
+        timer: Option<Pin<Box<Sleep>>>,
+        armed_for: Option<Timestamp>,
+        ttl: Option<StateTtl>,
+        new_event_timers: Vec<Timestamp>,
+        new_processing_timers: Vec<Timestamp>,
+        _item: PhantomData<fn(T)>,
+    }
+}
+
+impl<S, KF, P, K, T> KeyedProcess<S, KF, P, K, T>
+where
+    P: KeyedProcessFunction<K, T>,
+{
+    pub(crate) fn new(stream: S, key: KF, function: P, ttl: Option<Duration>) -> Self {
+        KeyedProcess {
+            stream,
+            key,
+            function,
+            keys: FxHashMap::default(),
+            event_timers: BTreeMap::new(),
+            processing_timers: BTreeMap::new(),
+            out: VecDeque::new(),
+            pending: None,
+            done: false,
+            watermark: Timestamp::MIN,
+            clock: Clock::new(),
+            timer: None,
+            armed_for: None,
+            ttl: ttl.map(StateTtl::new),
+            new_event_timers: Vec::new(),
+            new_processing_timers: Vec::new(),
+            _item: PhantomData,
+        }
+    }
+}
+
+/// The parts of the operator a call into the user function needs.
+struct Parts<'a, K, P: KeyedProcessFunction<K, T>, T> {
+    function: &'a mut P,
+    keys: &'a mut FxHashMap<K, KeyEntry<P::State>>,
+    event_timers: &'a mut TimerQueue<K>,
+    processing_timers: &'a mut TimerQueue<K>,
+    out: &'a mut VecDeque<P::Output>,
+    watermark: Timestamp,
+    clock: &'a Clock,
+    track_access: bool,
+    new_event_timers: &'a mut Vec<Timestamp>,
+    new_processing_timers: &'a mut Vec<Timestamp>,
+}
+
+impl<K: Hash + Eq + Clone, P: KeyedProcessFunction<K, T>, T> Parts<'_, K, P, T> {
+    /// Calls the function for `key`, with `call` choosing `process` or `on_timer`.
+    fn call(
+        &mut self,
+        key: K,
+        call: impl FnOnce(&mut P, &mut KeyedContext<'_, K, P::State, P::Output>),
+    ) {
+        let entry = match self.keys.get_mut(&key) {
+            Some(entry) => entry,
+            None => self.keys.entry(key.clone()).or_insert_with(KeyEntry::new),
+        };
+        if self.track_access {
+            entry.last_access = Some(Instant::now());
+        }
+        let mut ctx = KeyedContext {
+            key: &key,
+            entry,
+            out: self.out,
+            watermark: self.watermark,
+            clock: self.clock,
+            new_event_timers: self.new_event_timers,
+            new_processing_timers: self.new_processing_timers,
+        };
+        call(self.function, &mut ctx);
+        let empty = ctx.entry.is_empty();
+        for at in self.new_event_timers.drain(..) {
+            self.event_timers.entry(at).or_default().push(key.clone());
+        }
+        for at in self.new_processing_timers.drain(..) {
+            self.processing_timers
+                .entry(at)
+                .or_default()
+                .push(key.clone());
+        }
+        if empty {
+            self.keys.remove(&key);
+        }
+    }
+
+    /// Fires the timers of `domain` due at or before `until`, in time order.
+    fn fire_timers(&mut self, domain: TimeDomain, until: Timestamp) {
+        loop {
+            let queue = match domain {
+                TimeDomain::EventTime => &mut *self.event_timers,
+                TimeDomain::ProcessingTime => &mut *self.processing_timers,
+            };
+            let Some((&at, _)) = queue.first_key_value() else {
+                break;
+            };
+            if at > until {
+                break;
+            }
+            let keys = queue.pop_first().map(|(_, keys)| keys).unwrap_or_default();
+            for key in keys {
+                let live = self.keys.get_mut(&key).is_some_and(|entry| match domain {
+                    TimeDomain::EventTime => entry.event_timers.remove(&at),
+                    TimeDomain::ProcessingTime => entry.processing_timers.remove(&at),
+                });
+                if live {
+                    let timer = Timer {
+                        timestamp: at,
+                        domain,
+                    };
+                    self.call(key, |function, ctx| function.on_timer(timer, ctx));
+                }
+            }
+        }
+    }
+}
+
+impl<S, KF, P, K, T> Stream for KeyedProcess<S, KF, P, K, T>
+where
+    S: Stream<Item = Message<T>>,
+    KF: FnMut(&T) -> K,
+    K: Hash + Eq + Clone,
+    P: KeyedProcessFunction<K, T>,
+{
+    type Item = Message<P::Output>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            if let Some(output) = this.out.pop_front() {
+                return Poll::Ready(Some(Message::Data(output)));
+            }
+            if let Some(control) = this.pending.take() {
+                return Poll::Ready(Some(Message::Control(control)));
+            }
+            if *this.done {
+                return Poll::Ready(None);
+            }
+            let mut parts = Parts {
+                function: this.function,
+                keys: this.keys,
+                event_timers: this.event_timers,
+                processing_timers: this.processing_timers,
+                out: this.out,
+                watermark: *this.watermark,
+                clock: this.clock,
+                track_access: this.ttl.is_some(),
+                new_event_timers: this.new_event_timers,
+                new_processing_timers: this.new_processing_timers,
+            };
+            if let Some(ttl) = this.ttl.as_mut() {
+                if ttl.sweep.poll_tick(cx).is_ready() {
+                    let (now, limit) = (Instant::now(), ttl.ttl);
+                    parts.keys.retain(|_, entry| {
+                        if entry
+                            .last_access
+                            .is_some_and(|seen| now.duration_since(seen) >= limit)
+                        {
+                            entry.state = None;
+                        }
+                        !entry.is_empty()
+                    });
+                    continue;
+                }
+            }
+            if let Some(timer) = this.timer.as_mut() {
+                if this.armed_for.is_some() && timer.as_mut().poll(cx).is_ready() {
+                    *this.armed_for = None;
+                    parts.fire_timers(TimeDomain::ProcessingTime, this.clock.now());
+                    arm(
+                        this.clock,
+                        parts.processing_timers,
+                        this.timer,
+                        this.armed_for,
+                    );
+                    continue;
+                }
+            }
+            match this.stream.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Message::Data(item))) => {
+                    let key = (this.key)(&item);
+                    parts.call(key, |function, ctx| function.process(item, ctx));
+                }
+                Poll::Ready(Some(Message::Control(Control::Watermark(watermark)))) => {
+                    if watermark > *this.watermark {
+                        *this.watermark = watermark;
+                        parts.watermark = watermark;
+                        parts.fire_timers(TimeDomain::EventTime, watermark);
+                    }
+                    *this.pending = Some(Control::Watermark(watermark));
+                }
+                Poll::Ready(Some(Message::Control(control))) => {
+                    if control.is_terminal() {
+                        *this.done = true;
+                        this.keys.clear();
+                    }
+                    *this.pending = Some(control);
+                }
+                Poll::Ready(None) => *this.done = true,
+            }
+            // Timers set while handling the message may be earlier than the armed one.
+            arm(
+                this.clock,
+                this.processing_timers,
+                this.timer,
+                this.armed_for,
+            );
+        }
+    }
+}
+
+/// Arms the processing-time timer for the earliest processing-time timer, if it changed.
+fn arm<K>(
+    clock: &Clock,
+    timers: &TimerQueue<K>,
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    armed_for: &mut Option<Timestamp>,
+) {
+    let Some((&at, _)) = timers.first_key_value() else {
+        return;
+    };
+    if *armed_for == Some(at) {
+        return;
+    }
+    let deadline = clock.instant_at(at);
+    match timer {
+        Some(timer) => timer.as_mut().reset(deadline),
+        None => *timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+    }
+    *armed_for = Some(at);
+}
+
+impl<S: fmt::Debug, KF, P, K, T> fmt::Debug for KeyedProcess<S, KF, P, K, T>
+where
+    P: KeyedProcessFunction<K, T>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedProcess")
+            .field("stream", &self.stream)
+            .field("keys", &self.keys.len())
+            .field("watermark", &self.watermark)
+            .finish()
+    }
+}
