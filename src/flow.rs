@@ -9,6 +9,7 @@
 mod concurrent;
 mod event_time;
 mod fallible;
+mod fan_in;
 mod run;
 mod stateless;
 mod timed;

@@ -82,7 +82,14 @@ impl fmt::Display for DropReason {
 /// The registry of a flow's operator metrics; cheap to clone, shared by every clone.
 #[derive(Debug, Clone, Default)]
 pub struct Metrics {
-    operators: Arc<Mutex<Vec<Registered>>>,
+    registry: Arc<Mutex<Registry>>,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    operators: Vec<Registered>,
+    /// The registries of flows merged into this one (by `union`), read before its own operators.
+    upstream: Vec<Metrics>,
 }
 
 #[derive(Debug)]
@@ -99,7 +106,8 @@ impl Metrics {
 
     /// Registers an operator created by `method`, under the default name `"{method}-{n}"`.
     pub(crate) fn register(&self, method: &str) -> Arc<OperatorCounters> {
-        let mut operators = self.lock();
+        let mut registry = self.lock();
+        let operators = &mut registry.operators;
         let counters = Arc::new(OperatorCounters::default());
         let name = format!("{method}-{}", operators.len());
         operators.push(Registered {
@@ -111,7 +119,7 @@ impl Metrics {
 
     /// Renames the operator registered last. Returns `false` if none was registered.
     pub(crate) fn rename_last(&self, name: String) -> bool {
-        match self.lock().last_mut() {
+        match self.lock().operators.last_mut() {
             Some(last) => {
                 last.name = name;
                 true
@@ -122,21 +130,31 @@ impl Metrics {
 
     /// Reads every operator's counters now.
     pub fn snapshot(&self) -> MetricsSnapshot {
-        let operators = self
-            .lock()
-            .iter()
-            .map(|op| OperatorSnapshot {
-                name: op.name.clone(),
-                dropped: DropReason::ALL.map(|reason| op.counters.dropped_count(reason)),
-            })
-            .collect();
+        let mut operators = Vec::new();
+        self.collect_into(&mut operators);
         MetricsSnapshot { operators }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Registered>> {
-        self.operators
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn collect_into(&self, out: &mut Vec<OperatorSnapshot>) {
+        let registry = self.lock();
+        for upstream in &registry.upstream {
+            upstream.collect_into(out);
+        }
+        out.extend(registry.operators.iter().map(|op| OperatorSnapshot {
+            name: op.name.clone(),
+            dropped: DropReason::ALL.map(|reason| op.counters.dropped_count(reason)),
+        }));
+    }
+
+    /// Makes the operators of `other` (a flow merged into this one) part of this registry.
+    pub(crate) fn adopt(&self, other: Metrics) {
+        if !Arc::ptr_eq(&self.registry, &other.registry) {
+            self.lock().upstream.push(other);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -20,6 +20,7 @@ mod throttle;
 mod timer;
 mod try_filter_map;
 mod try_map;
+mod union;
 mod watermarks;
 mod window;
 
@@ -40,6 +41,7 @@ pub use take_while::TakeWhile;
 pub use throttle::Throttle;
 pub use try_filter_map::{FilterMapStep, TryFilterMap};
 pub use try_map::{Fallible, MapStep, TryMap, TryStep};
+pub use union::Union;
 pub use watermarks::Watermarks;
 pub use window::{KeyedWindow, NoTime, Stamp};
 

@@ -6,8 +6,10 @@
 
 mod clock;
 pub(crate) mod timestamp;
+mod tracker;
 mod watermark;
 
 pub use clock::Clock;
 pub use timestamp::Timestamp;
+pub use tracker::WatermarkTracker;
 pub use watermark::{BoundedOutOfOrderness, WatermarkGenerator, WatermarkStrategy};

@@ -14,8 +14,10 @@ use crate::Timestamp;
 /// `step` items).
 ///
 /// As in Flink, a sliding count window fires every `step` items with the last `size` items, fewer
-/// while a key has seen fewer. At the end of input, items not yet emitted fire once in a last,
-/// partial window.
+/// while a key has seen fewer: window `j` of a key holds its items `(j + 1)·step − size + 1 ..=
+/// (j + 1)·step` (counted from 1). At the end of input, the window being filled fires once with
+/// the items it holds so far (a last, partial window), if items arrived since the last firing
+/// and it holds any: with `step > size`, items between two windows belong to none.
 ///
 /// # Examples
 ///
@@ -147,23 +149,24 @@ impl<A> KeyWindows<A> {
             self.in_current = 0;
             self.completed += 1;
             if self.completed % shape.a == 0 {
-                self.fire(shape, f, key, false, out);
+                self.fire(shape, f, key, shape.b, false, out);
             }
         }
     }
 
-    /// Fires the window over the last complete slices plus, at the end, the partial one.
+    /// Fires a window over the last `full_slices` complete slices plus, at the end, the partial
+    /// one.
     fn fire<K: Clone, T, F: WindowFn<K, CountWindow, T, Acc = A>>(
         &mut self,
         shape: Shape,
         f: &F,
         key: &K,
+        full_slices: usize,
         with_current: bool,
         out: &mut VecDeque<WindowResult<K, F::Output, CountWindow>>,
     ) {
         let mut acc = f.create();
         let partial = if with_current { self.in_current } else { 0 };
-        let full_slices = if partial > 0 { shape.b - 1 } else { shape.b };
         let skip = self.complete.len().saturating_sub(full_slices);
         let mut len = partial;
         for slice in self.complete.iter().skip(skip) {
@@ -175,7 +178,7 @@ impl<A> KeyWindows<A> {
         }
         let window = CountWindow {
             sequence: self.sequence,
-            len: len.min(shape.size),
+            len,
         };
         self.sequence += 1;
         self.unfired = false;
@@ -220,10 +223,21 @@ where
 
     fn finish(&mut self, out: &mut VecDeque<Self::Output>) {
         let keys = std::mem::take(&mut self.keys);
+        let shape = self.shape;
         for (key, mut state) in keys {
-            if state.unfired {
-                let with_current = state.in_current > 0;
-                state.fire(self.shape, &self.f, &key, with_current, out);
+            if !state.unfired {
+                continue;
+            }
+            // The window being filled fires with what it holds: it covers slices
+            // `[next − b, next)`, `next` the slice at which it would have fired, and holds the
+            // complete slices from its start on and the partial one (slice `completed`).
+            let next = (state.sequence + 1) * shape.a;
+            let start = next.saturating_sub(shape.b as u64);
+            let full_slices = state.completed.saturating_sub(start) as usize;
+            let with_current = state.in_current > 0 && state.completed >= start;
+            // With `step > size`, the items since the last firing may all lie between windows.
+            if full_slices > 0 || with_current {
+                state.fire(shape, &self.f, &key, full_slices, with_current, out);
             }
         }
     }
