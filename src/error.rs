@@ -44,6 +44,12 @@ pub enum Error {
     /// A sink failed to write.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// A stage boundary with [`Overflow::Fail`](crate::channel::Overflow::Fail) was full.
+    #[error("stage boundary overflowed its capacity of {capacity} items")]
+    Overflow {
+        /// The boundary's capacity.
+        capacity: usize,
+    },
     /// A task running part of the flow was aborted before it ended.
     #[error("flow task aborted")]
     Aborted,

@@ -11,6 +11,7 @@ mod event_time;
 mod fallible;
 mod fan_in;
 mod run;
+mod stages;
 mod stateless;
 mod timed;
 

@@ -46,11 +46,15 @@ pub enum DropReason {
     LateOutput,
     /// The item fell in the gap between two sliding windows (slide > size) and was not late.
     OutsideWindows,
+    /// A full stage boundary dropped the item, the oldest queued, to make room.
+    OverflowOldest,
+    /// A full stage boundary had no room for the item.
+    OverflowNewest,
 }
 
 impl DropReason {
     /// Every reason, in a stable order.
-    pub const ALL: [DropReason; 7] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::Stale,
         DropReason::Skipped,
         DropReason::DeadLettered,
@@ -58,6 +62,8 @@ impl DropReason {
         DropReason::Late,
         DropReason::LateOutput,
         DropReason::OutsideWindows,
+        DropReason::OverflowOldest,
+        DropReason::OverflowNewest,
     ];
 
     fn index(self) -> usize {
@@ -75,6 +81,8 @@ impl fmt::Display for DropReason {
             DropReason::Late => "late",
             DropReason::LateOutput => "late_output",
             DropReason::OutsideWindows => "outside_windows",
+            DropReason::OverflowOldest => "overflow_oldest",
+            DropReason::OverflowNewest => "overflow_newest",
         })
     }
 }
@@ -168,6 +176,13 @@ impl OperatorCounters {
     #[inline]
     pub(crate) fn drop_one(&self, reason: DropReason) {
         self.dropped[reason.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn drop_many(&self, reason: DropReason, count: u64) {
+        if count > 0 {
+            self.dropped[reason.index()].fetch_add(count, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn dropped_count(&self, reason: DropReason) -> u64 {

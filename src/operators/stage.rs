@@ -1,0 +1,177 @@
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use futures_core::Stream;
+use futures_util::FutureExt;
+use tokio::task::JoinHandle;
+
+use crate::channel::queue::{Batch, Flushed, Queue};
+use crate::channel::StageConfig;
+use crate::error::panic_message;
+use crate::{Control, Error, Message};
+
+/// How many full batches the upstream task hands over before it lets other tasks run.
+const BATCHES_PER_TURN: u32 = 8;
+
+/// The stream returned by [`Flow::stage`](crate::Flow::stage): the downstream side of a stage
+/// boundary, whose upstream runs on its own tokio task.
+#[must_use = "streams do nothing unless polled"]
+pub struct Stage<S, T> {
+    /// The upstream part, until the first poll spawns it.
+    upstream: Option<S>,
+    config: StageConfig,
+    queue: Arc<Queue<T>>,
+    task: Option<JoinHandle<()>>,
+    current: Batch<T>,
+    ended: bool,
+}
+
+impl<S, T> Stage<S, T> {
+    pub(crate) fn new(upstream: S, config: StageConfig, queue: Arc<Queue<T>>) -> Self {
+        Stage {
+            upstream: Some(upstream),
+            config,
+            queue,
+            task: None,
+            current: Batch::with_capacity(0),
+            ended: false,
+        }
+    }
+}
+
+impl<S, T> Unpin for Stage<S, T> {}
+
+impl<S, T> Stream for Stage<S, T>
+where
+    S: Stream<Item = Message<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    type Item = Message<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
+        let this = &mut *self;
+        if let Some(upstream) = this.upstream.take() {
+            let producer = produce(upstream, Arc::clone(&this.queue), this.config);
+            this.task = Some(tokio::spawn(producer));
+        }
+        loop {
+            if let Some(message) = this.current.pop() {
+                if let Message::Control(control) = &message {
+                    this.ended = control.is_terminal();
+                }
+                return Poll::Ready(Some(message));
+            }
+            if this.ended {
+                return Poll::Ready(None);
+            }
+            if ready!(this.queue.poll_next_batch(cx, &mut this.current)).is_none() {
+                this.ended = true;
+                return Poll::Ready(None);
+            }
+        }
+    }
+}
+
+impl<S, T> Drop for Stage<S, T> {
+    fn drop(&mut self) {
+        self.queue.close_consumer();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl<S, T> fmt::Debug for Stage<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stage")
+            .field("config", &self.config)
+            .field("depth", &self.queue.depth())
+            .field("ended", &self.ended)
+            .finish()
+    }
+}
+
+/// The upstream task: pulls the upstream part of the flow and hands its messages over in
+/// batches. A panic upstream reaches the downstream side as [`Error::Panicked`].
+async fn produce<S, T>(upstream: S, queue: Arc<Queue<T>>, config: StageConfig)
+where
+    S: Stream<Item = Message<T>>,
+{
+    let run = AssertUnwindSafe(pump(upstream, &queue, config)).catch_unwind();
+    if let Err(panic) = run.await {
+        let mut batch = Batch::with_capacity(1);
+        batch.push(Message::Control(Control::Failed(Box::new(
+            Error::Panicked {
+                message: panic_message(panic),
+            },
+        ))));
+        // A control message always fits; a gone consumer needs nothing.
+        std::future::poll_fn(|cx| queue.poll_flush(cx, &mut batch).map(drop)).await;
+    }
+    queue.close_producer();
+}
+
+async fn pump<S, T>(upstream: S, queue: &Queue<T>, config: StageConfig)
+where
+    S: Stream<Item = Message<T>>,
+{
+    let mut upstream = pin!(upstream);
+    let mut batch = queue.empty_batch(config.batch_size);
+    let mut ended = false;
+    let mut turn = 0;
+    std::future::poll_fn(|cx| loop {
+        let full = batch.len() >= config.batch_size;
+        if full || (ended && !batch.is_empty()) {
+            match ready!(queue.poll_flush(cx, &mut batch)) {
+                Flushed::Sent => {}
+                Flushed::Closed => return Poll::Ready(()),
+                Flushed::Overflowed => {
+                    overflowed(&mut batch, config.capacity);
+                    ended = true;
+                    continue;
+                }
+            }
+            if full {
+                turn += 1;
+                if turn % BATCHES_PER_TURN == 0 {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            }
+        }
+        if ended {
+            return Poll::Ready(());
+        }
+        match upstream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(message)) => {
+                ended = matches!(&message, Message::Control(control) if control.is_terminal());
+                batch.push(message);
+            }
+            Poll::Ready(None) => ended = true,
+            Poll::Pending if batch.is_empty() => return Poll::Pending,
+            // Nothing more for now: hand over what there is rather than hold it back.
+            Poll::Pending => match ready!(queue.poll_flush(cx, &mut batch)) {
+                Flushed::Sent => return Poll::Pending,
+                Flushed::Closed => return Poll::Ready(()),
+                Flushed::Overflowed => {
+                    overflowed(&mut batch, config.capacity);
+                    ended = true;
+                }
+            },
+        }
+    })
+    .await
+}
+
+/// [`Overflow::Fail`](crate::channel::Overflow::Fail): the pipeline fails here, with the batch
+/// that did not fit replaced by the failure; nothing after it is read.
+fn overflowed<T>(batch: &mut Batch<T>, capacity: usize) {
+    batch.messages.clear();
+    batch.data = 0;
+    batch.push(Message::Control(Control::Failed(Box::new(
+        Error::Overflow { capacity },
+    ))));
+}
