@@ -197,3 +197,51 @@ pub(crate) fn hand_sliding(n: u64) -> u64 {
     }
     fired
 }
+
+/// The tumbling workload as a task of a multi-threaded runtime: one task (`partitions == 0`), or
+/// the keyed part partitioned over `partitions` tasks.
+pub(crate) async fn flow_tumbling_on(n: u64, partitions: usize) -> u64 {
+    tokio::spawn(tumbling_task(n, partitions))
+        .await
+        .expect("the flow task does not panic")
+}
+
+async fn tumbling_task(n: u64, partitions: usize) -> u64 {
+    use rheoflow::channel::StageConfig;
+    let ts = |e: &Event| Timestamp::from_millis(e.ts);
+    let window = Tumbling::of(Duration::from_millis(WINDOW_MS as u64));
+    let mut fired = 0u64;
+    let keyed = Flow::from_iter((0..n).map(event))
+        .watermarks(ts, WatermarkStrategy::monotonic())
+        .key_by(|e: &Event| e.key);
+    let count = |r: &_| {
+        black_box(r);
+    };
+    if partitions == 0 {
+        keyed
+            .window(window, ts)
+            .aggregate(aggregator())
+            .for_each(|r| {
+                count(&r);
+                fired += 1;
+            })
+            .await
+    } else {
+        keyed
+            .parallel(
+                partitions,
+                StageConfig::with_capacity(1 << 16)
+                    .and_then(|c| c.batch_size(4_096))
+                    .expect("valid"),
+                move |keyed| keyed.window(window, ts).aggregate(aggregator()),
+            )
+            .expect("valid partitions")
+            .for_each(|r| {
+                count(&r);
+                fired += 1;
+            })
+            .await
+    }
+    .expect("the flow does not fail");
+    fired
+}

@@ -35,6 +35,19 @@ impl<T> Batch<T> {
         self.messages.push_back(message);
     }
 
+    /// Appends a watermark, replacing a watermark that ends the batch: with no data between
+    /// them, only the later one matters downstream.
+    #[inline]
+    pub(crate) fn push_watermark(&mut self, watermark: crate::Timestamp) {
+        use crate::Control;
+        if let Some(Message::Control(Control::Watermark(last))) = self.messages.back_mut() {
+            *last = watermark;
+        } else {
+            self.messages
+                .push_back(Message::Control(Control::Watermark(watermark)));
+        }
+    }
+
     #[inline]
     pub(crate) fn pop(&mut self) -> Option<Message<T>> {
         self.messages.pop_front()
@@ -89,6 +102,15 @@ struct Inner<T> {
     producer_done: bool,
 }
 
+/// Keeps `cx`'s waker in `slot`, without cloning it again when it is already there.
+#[inline]
+fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(waker) if waker.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
 /// The queue shared by both sides of a boundary.
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
@@ -103,6 +125,11 @@ pub(crate) struct Queue<T> {
 pub(crate) enum Flushed {
     /// Queued.
     Sent,
+    /// Queued, and the consumer, which was waiting for it, was woken. The producer should yield
+    /// now: a task woken from a tokio worker runs on that worker after the waker's task, and only
+    /// a yielding producer lets an idle worker take one of the two, so both sides run in
+    /// parallel.
+    SentAndWoke,
     /// The queue is full and the strategy is [`Overflow::Fail`]: nothing was queued.
     Overflowed,
     /// The consumer is gone; the batch was dropped.
@@ -157,7 +184,7 @@ impl<T> Queue<T> {
             match self.overflow {
                 // A batch always fits into an empty queue (the batch size is at most the capacity).
                 Overflow::Block => {
-                    inner.producer = Some(cx.waker().clone());
+                    register(&mut inner.producer, cx);
                     return Poll::Pending;
                 }
                 Overflow::Fail => return Poll::Ready(Flushed::Overflowed),
@@ -191,11 +218,14 @@ impl<T> Queue<T> {
         if !full.is_empty() {
             inner.batches.push_back(full);
         }
-        if let Some(consumer) = inner.consumer.take() {
-            drop(inner);
-            consumer.wake();
+        match inner.consumer.take() {
+            Some(consumer) => {
+                drop(inner);
+                consumer.wake();
+                Poll::Ready(Flushed::SentAndWoke)
+            }
+            None => Poll::Ready(Flushed::Sent),
         }
-        Poll::Ready(Flushed::Sent)
     }
 
     fn count(&self, reason: DropReason, dropped: usize) {
@@ -234,7 +264,7 @@ impl<T> Queue<T> {
             }
             None if inner.producer_done => Poll::Ready(None),
             None => {
-                inner.consumer = Some(cx.waker().clone());
+                register(&mut inner.consumer, cx);
                 if let Some(producer) = inner.producer.take() {
                     drop(inner);
                     producer.wake();

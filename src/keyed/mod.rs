@@ -13,6 +13,7 @@
 //! results that fire together is the same from run to run.
 
 mod assign;
+mod parallel;
 mod process;
 mod running;
 mod windowed;

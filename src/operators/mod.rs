@@ -4,6 +4,7 @@
 
 mod batch;
 mod deadline;
+mod fan_in;
 mod filter;
 mod filter_map;
 mod flat_map;
@@ -13,6 +14,7 @@ mod keyed_process;
 mod map;
 mod map_async;
 mod map_async_unordered;
+mod parallel;
 mod scan;
 mod skip_while;
 mod stage;
@@ -36,9 +38,13 @@ pub use keyed_process::KeyedProcess;
 pub use map::Map;
 pub use map_async::MapAsync;
 pub use map_async_unordered::MapAsyncUnordered;
+pub use parallel::Parallel;
 pub use scan::Scan;
 pub use skip_while::SkipWhile;
-pub use stage::Stage;
+pub use stage::{Receiver, Stage};
+
+pub(crate) use parallel::{partition, Launch};
+pub(crate) use stage::produce;
 pub use take_while::TakeWhile;
 pub use throttle::Throttle;
 pub use try_filter_map::{FilterMapStep, TryFilterMap};

@@ -23,10 +23,8 @@ pub struct Stage<S, T> {
     /// The upstream part, until the first poll spawns it.
     upstream: Option<S>,
     config: StageConfig,
-    queue: Arc<Queue<T>>,
+    receiver: Receiver<T>,
     task: Option<JoinHandle<()>>,
-    current: Batch<T>,
-    ended: bool,
 }
 
 impl<S, T> Stage<S, T> {
@@ -34,10 +32,8 @@ impl<S, T> Stage<S, T> {
         Stage {
             upstream: Some(upstream),
             config,
-            queue,
+            receiver: Receiver::new(queue),
             task: None,
-            current: Batch::with_capacity(0),
-            ended: false,
         }
     }
 }
@@ -54,33 +50,75 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let this = &mut *self;
         if let Some(upstream) = this.upstream.take() {
-            let producer = produce(upstream, Arc::clone(&this.queue), this.config);
+            let producer = produce(upstream, Arc::clone(&this.receiver.queue), this.config);
             this.task = Some(tokio::spawn(producer));
         }
+        this.receiver.poll_message(cx)
+    }
+}
+
+impl<S, T> Drop for Stage<S, T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The downstream side of a stage queue: yields its messages, a batch at a time. Each partition
+/// of [`KeyedFlow::parallel`](crate::keyed::KeyedFlow::parallel) starts from one.
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct Receiver<T> {
+    pub(crate) queue: Arc<Queue<T>>,
+    current: Batch<T>,
+    ended: bool,
+}
+
+impl<T> Receiver<T> {
+    pub(crate) fn new(queue: Arc<Queue<T>>) -> Self {
+        Receiver {
+            queue,
+            current: Batch::with_capacity(0),
+            ended: false,
+        }
+    }
+
+    /// The next message; `None` after a terminal message or once the producer is done.
+    #[inline]
+    pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         loop {
-            if let Some(message) = this.current.pop() {
+            if let Some(message) = self.current.pop() {
                 if let Message::Control(control) = &message {
-                    this.ended = control.is_terminal();
+                    self.ended = control.is_terminal();
                 }
                 return Poll::Ready(Some(message));
             }
-            if this.ended {
+            if self.ended {
                 return Poll::Ready(None);
             }
-            if ready!(this.queue.poll_next_batch(cx, &mut this.current)).is_none() {
-                this.ended = true;
+            if ready!(self.queue.poll_next_batch(cx, &mut self.current)).is_none() {
+                self.ended = true;
                 return Poll::Ready(None);
             }
         }
     }
 }
 
-impl<S, T> Drop for Stage<S, T> {
+impl<T> Unpin for Receiver<T> {}
+
+impl<T> Stream for Receiver<T> {
+    type Item = Message<T>;
+
+    #[inline]
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
+        self.poll_message(cx)
+    }
+}
+
+impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.queue.close_consumer();
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 
@@ -88,15 +126,15 @@ impl<S, T> fmt::Debug for Stage<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stage")
             .field("config", &self.config)
-            .field("depth", &self.queue.depth())
-            .field("ended", &self.ended)
+            .field("depth", &self.receiver.queue.depth())
+            .field("ended", &self.receiver.ended)
             .finish()
     }
 }
 
 /// The upstream task: pulls the upstream part of the flow and hands its messages over in
 /// batches. A panic upstream reaches the downstream side as [`Error::Panicked`].
-async fn produce<S, T>(upstream: S, queue: Arc<Queue<T>>, config: StageConfig)
+pub(crate) async fn produce<S, T>(upstream: S, queue: Arc<Queue<T>>, config: StageConfig)
 where
     S: Stream<Item = Message<T>>,
 {
@@ -127,6 +165,10 @@ where
         if full || (ended && !batch.is_empty()) {
             match ready!(queue.poll_flush(cx, &mut batch)) {
                 Flushed::Sent => {}
+                Flushed::SentAndWoke => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
                 Flushed::Closed => return Poll::Ready(()),
                 Flushed::Overflowed => {
                     overflowed(&mut batch, config.capacity);
@@ -145,7 +187,22 @@ where
         if ended {
             return Poll::Ready(());
         }
-        match upstream.as_mut().poll_next(cx) {
+        // A panic upstream fails the flow after the messages already read, which are in the
+        // batch: catching it here rather than around the task keeps them.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| upstream.as_mut().poll_next(cx)));
+        let polled = match polled {
+            Ok(polled) => polled,
+            Err(panic) => {
+                batch.push(Message::Control(Control::Failed(Box::new(
+                    Error::Panicked {
+                        message: panic_message(panic),
+                    },
+                ))));
+                ended = true;
+                continue;
+            }
+        };
+        match polled {
             Poll::Ready(Some(message)) => {
                 ended = matches!(&message, Message::Control(control) if control.is_terminal());
                 batch.push(message);
@@ -154,7 +211,7 @@ where
             Poll::Pending if batch.is_empty() => return Poll::Pending,
             // Nothing more for now: hand over what there is rather than hold it back.
             Poll::Pending => match ready!(queue.poll_flush(cx, &mut batch)) {
-                Flushed::Sent => return Poll::Pending,
+                Flushed::Sent | Flushed::SentAndWoke => return Poll::Pending,
                 Flushed::Closed => return Poll::Ready(()),
                 Flushed::Overflowed => {
                     overflowed(&mut batch, config.capacity);

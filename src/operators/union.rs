@@ -5,8 +5,8 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::time::WatermarkTracker;
-use crate::{Control, Message};
+use super::fan_in::FanIn;
+use crate::Message;
 
 pin_project! {
     /// The stream returned by [`Flow::union`](crate::Flow::union).
@@ -16,11 +16,9 @@ pin_project! {
         first: A,
         #[pin]
         second: B,
-        tracker: WatermarkTracker,
-        ended: [bool; 2],
+        fan_in: FanIn,
         // Which input to poll first next time, so that neither starves the other.
         prefer_second: bool,
-        done: bool,
     }
 }
 
@@ -29,10 +27,8 @@ impl<A, B> Union<A, B> {
         Union {
             first,
             second,
-            tracker: WatermarkTracker::new(2),
-            ended: [false; 2],
+            fan_in: FanIn::new(2),
             prefer_second: false,
-            done: false,
         }
     }
 }
@@ -46,15 +42,15 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let mut this = self.project();
-        if *this.done {
-            return Poll::Ready(None);
-        }
         loop {
+            if this.fan_in.is_done() {
+                return Poll::Ready(None);
+            }
             let mut pending = 0;
             let order = if *this.prefer_second { [1, 0] } else { [0, 1] };
             *this.prefer_second = !*this.prefer_second;
             for input in order {
-                if this.ended[input] {
+                if this.fan_in.has_ended(input) {
                     pending += 1;
                     continue;
                 }
@@ -63,48 +59,13 @@ where
                 } else {
                     this.second.as_mut().poll_next(cx)
                 };
-                let message = match poll {
-                    Poll::Pending => {
-                        pending += 1;
-                        continue;
-                    }
-                    Poll::Ready(message) => message,
-                };
-                let control = match message {
-                    Some(Message::Data(item)) => {
-                        this.tracker.activate(input);
-                        return Poll::Ready(Some(Message::Data(item)));
-                    }
-                    Some(Message::Control(Control::Watermark(watermark))) => this
-                        .tracker
-                        .update(input, watermark)
-                        .map(Control::Watermark),
-                    Some(Message::Control(Control::Idle)) => {
-                        let advanced = this.tracker.set_idle(input).map(Control::Watermark);
-                        if advanced.is_none() && this.tracker.all_idle() {
-                            Some(Control::Idle)
-                        } else {
-                            advanced
+                match poll {
+                    Poll::Pending => pending += 1,
+                    Poll::Ready(message) => {
+                        if let Some(out) = this.fan_in.on_message(input, message) {
+                            return Poll::Ready(Some(out));
                         }
                     }
-                    Some(Message::Control(Control::End)) | None => {
-                        this.ended[input] = true;
-                        if this.ended.iter().all(|ended| *ended) {
-                            *this.done = true;
-                            return Poll::Ready(Some(Message::Control(Control::End)));
-                        }
-                        this.tracker.end(input).map(Control::Watermark)
-                    }
-                    Some(Message::Control(Control::Failed(error))) => {
-                        *this.done = true;
-                        Some(Control::Failed(error))
-                    }
-                    // Barriers are aligned at multi-input operators once checkpoints exist;
-                    // until then they pass through.
-                    Some(Message::Control(control)) => Some(control),
-                };
-                if let Some(control) = control {
-                    return Poll::Ready(Some(Message::Control(control)));
                 }
             }
             if pending == 2 {
@@ -119,7 +80,7 @@ impl<A: fmt::Debug, B: fmt::Debug> fmt::Debug for Union<A, B> {
         f.debug_struct("Union")
             .field("first", &self.first)
             .field("second", &self.second)
-            .field("watermark", &self.tracker.current())
+            .field("watermark", &self.fan_in.watermark())
             .finish()
     }
 }

@@ -217,7 +217,11 @@ where
                     continue;
                 }
             }
-            if let (TimeMode::Processing(clock), Some(timer)) = (&*this.time, this.timer.as_mut()) {
+            // Only an armed timer is polled: one that fired stays ready, and with no window left
+            // to close it is not re-armed.
+            if let (true, TimeMode::Processing(clock), Some(timer)) =
+                (*this.armed, &*this.time, this.timer.as_mut())
+            {
                 if timer.as_mut().poll(cx).is_ready() {
                     *this.armed = false;
                     this.state
