@@ -74,13 +74,13 @@ use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use rheoflow::aggregate::{Count, Max, Mean, Min, Sum};
-use rheoflow::channel::{side_output, SideOutput};
+use rheoflow::channel::{side_output, SideOutput, StageConfig};
 use rheoflow::error_policy::{self, DeadLetter, ErrorPolicy, RawRecord};
 use rheoflow::keyed::BuildState;
 use rheoflow::source::{self, FileSource, Position};
 use rheoflow::time::WatermarkStrategy;
-use rheoflow::window::{Aggregate, Session, Sliding, TimeWindow, Tumbling};
-use rheoflow::{Flow, Message, Timestamp};
+use rheoflow::window::{Aggregate, Session, Sliding, TimeWindow, Tumbling, WindowResult};
+use rheoflow::{Error, Flow, Message, Timestamp};
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -90,7 +90,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 const USAGE: &str = "\
 usage: aggregate --input PATH --key COLUMN --time COLUMN --value COLUMN --window SPEC
                  [--max-out-of-orderness DUR] [--allowed-lateness DUR]
-                 [--output PATH] [--late PATH] [--dead-letter PATH]";
+                 [--output PATH] [--late PATH] [--dead-letter PATH]
+                 [--parallelism N] [--channel-capacity N]";
 
 const HELP: &str = "\
 Per-key, event-time window statistics (count, sum, min, max, mean) over a CSV or JSON-lines file,
@@ -107,13 +108,15 @@ one JSON line per window and key.
   --output PATH                 default stdout
   --late PATH                   late rows as JSON lines (else only counted)
   --dead-letter PATH            bad rows as JSON lines (else only counted)
+  --parallelism N               keyed partitions, each on its own task; default 1
+  --channel-capacity N          items each partition queue holds; default 8192
 
 DUR and SIZE: a whole number with an optional unit ms, s, m, h or d (90s, 15m, 1d); a bare number
 is milliseconds.
 ";
 
 /// The flags that take a value, in the order of the usage line.
-const FLAGS: [&str; 10] = [
+const FLAGS: [&str; 12] = [
     "--input",
     "--key",
     "--time",
@@ -124,6 +127,8 @@ const FLAGS: [&str; 10] = [
     "--output",
     "--late",
     "--dead-letter",
+    "--parallelism",
+    "--channel-capacity",
 ];
 
 /// How many dead letters or late rows may wait in their channels.
@@ -139,10 +144,17 @@ fn main() -> ExitCode {
         }
         Err(message) => return usage_error(&message),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // Partitions run on a worker per core; without them one thread is all the tool needs.
+    let runtime = if config.parallelism > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(err) => return failure(&format!("cannot start the runtime: {err}")),
     };
@@ -194,6 +206,8 @@ struct Config {
     output: Option<PathBuf>,
     late: Option<PathBuf>,
     dead_letter: Option<PathBuf>,
+    parallelism: usize,
+    stage: StageConfig,
 }
 
 #[derive(Debug)]
@@ -261,7 +275,8 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String
         let s = if missing.len() > 1 { "s" } else { "" };
         return Err(format!("missing required flag{s} {}", missing.join(", ")));
     }
-    let [input, key, time, value, window, ooo, lateness, output, late, dead_letter] = values;
+    let [input, key, time, value, window, ooo, lateness, output, late, dead_letter, parallelism, capacity] =
+        values;
     let text = |flag: &str, value: Option<OsString>| -> Result<Option<String>, String> {
         value
             .map(|value| {
@@ -275,6 +290,17 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String
         match value {
             Some(value) => parse_duration(&value).map_err(|err| format!("invalid {flag}: {err}")),
             None => Ok(Duration::ZERO),
+        }
+    };
+    let count = |flag: &str, value: Option<String>, default: usize| -> Result<usize, String> {
+        match value {
+            Some(value) => match value.parse::<usize>() {
+                Ok(0) | Err(_) => Err(format!(
+                    "invalid {flag} `{value}`: expected a whole number above 0"
+                )),
+                Ok(n) => Ok(n),
+            },
+            None => Ok(default),
         }
     };
     let side_file = |flag: &str, value: Option<OsString>| -> Result<Option<PathBuf>, String> {
@@ -293,6 +319,15 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String
         let format = format_of(&input)?;
         Input::File(input, format)
     };
+    let parallelism = count("--parallelism", text("--parallelism", parallelism)?, 1)?;
+    let capacity = count(
+        "--channel-capacity",
+        text("--channel-capacity", capacity)?,
+        StageConfig::default().capacity(),
+    )?;
+    let stage = StageConfig::with_capacity(capacity)
+        .and_then(|stage| stage.batch_size(capacity.min(StageConfig::DEFAULT_BATCH_SIZE)))
+        .map_err(|err| format!("invalid --channel-capacity: {err}"))?;
     let window = text("--window", window)?.unwrap_or_default();
     let window =
         parse_window(&window).map_err(|err| format!("invalid --window `{window}`: {err}"))?;
@@ -310,6 +345,8 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String
         output: output.filter(|path| path != "-").map(PathBuf::from),
         late: side_file("--late", late)?,
         dead_letter: side_file("--dead-letter", dead_letter)?,
+        parallelism,
+        stage,
     })))
 }
 
@@ -1116,7 +1153,7 @@ async fn execute<S, D>(
     progress: &Progress,
 ) -> Result<Summary, Failure>
 where
-    S: Stream<Item = Message<Event>>,
+    S: Stream<Item = Message<Event>> + Send + 'static,
     D: Future<Output = ()>,
 {
     let (late_rows, late_flow) =
@@ -1153,6 +1190,10 @@ where
 }
 
 type ValueOf = fn(&Event) -> f64;
+type StatsOutput = (u64, f64, Option<f64>, Option<f64>, Option<f64>);
+/// The window results of one task or of several partitions, boxed once to share the writer.
+type Results =
+    Pin<Box<dyn Stream<Item = Result<WindowResult<Arc<str>, StatsOutput>, Error>> + Send>>;
 type Stats = (
     Count,
     Sum<ValueOf>,
@@ -1170,8 +1211,9 @@ async fn aggregate<S, A>(
     output: &mut Output,
 ) -> Result<Summary, Failure>
 where
-    S: Stream<Item = Message<Event>>,
-    A: BuildState<Arc<str>, Event, Aggregate<Stats>, Window = TimeWindow>,
+    S: Stream<Item = Message<Event>> + Send + 'static,
+    A: BuildState<Arc<str>, Event, Aggregate<Stats>, Window = TimeWindow> + Copy + Send + 'static,
+    A::State: Send + 'static,
 {
     let time = |event: &Event| event.time;
     let value: ValueOf = |event| event.value;
@@ -1183,15 +1225,31 @@ where
         Max::of(value),
         Mean::of(value),
     );
-    let results = events
+    let keyed = events
         .watermarks(time, strategy)
-        .key_by(|event: &Event| Arc::clone(&event.key))
-        .window(assigner, time)
-        .allowed_lateness(config.allowed_lateness)
-        .late_output(late)
-        .aggregate(stats)
-        .into_try_stream();
-    let mut results = pin!(results);
+        .key_by(|event: &Event| Arc::clone(&event.key));
+    let lateness = config.allowed_lateness;
+    let results: Results = if config.parallelism > 1 {
+        // Each partition windows its own keys; per key the results equal a single task's.
+        let partitioned = keyed
+            .parallel(config.parallelism, config.stage, move |keyed| {
+                keyed
+                    .window(assigner, time)
+                    .allowed_lateness(lateness)
+                    .late_output(late.clone())
+                    .aggregate(stats)
+            })
+            .map_err(|err| Failure::Usage(format!("invalid --parallelism: {err}")))?;
+        Box::pin(partitioned.into_try_stream())
+    } else {
+        let windows = keyed
+            .window(assigner, time)
+            .allowed_lateness(lateness)
+            .late_output(late)
+            .aggregate(stats);
+        Box::pin(windows.into_try_stream())
+    };
+    let mut results = results;
 
     let mut summary = Summary::default();
     while let Some(result) = results.next().await {

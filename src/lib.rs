@@ -61,8 +61,11 @@ pub use error::Error;
 pub use error_policy::ErrorPolicy;
 pub use flow::{Flow, FlowTask};
 pub use message::{Barrier, Control, Message};
+pub use operators::Shutdown;
 pub use sink::Sink;
 pub use time::Timestamp;
+/// The cancellation token of [`Flow::stop_on`], re-exported from `tokio-util`.
+pub use tokio_util::sync::CancellationToken;
 
 /// The items most flows need: `use rheoflow::prelude::*;`.
 pub mod prelude {

@@ -10,15 +10,19 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use tokio::time::Instant;
+
 use super::Overflow;
 use crate::metrics::{DropReason, OperatorCounters};
-use crate::Message;
+use crate::{Message, Timestamp};
 
 /// A batch of messages and how many of them are data items.
 #[derive(Debug)]
 pub(crate) struct Batch<T> {
     pub(crate) messages: VecDeque<Message<T>>,
     pub(crate) data: usize,
+    /// When the batch was handed over, for the queue's latency histogram.
+    flushed_at: Option<Instant>,
 }
 
 impl<T> Batch<T> {
@@ -26,6 +30,7 @@ impl<T> Batch<T> {
         Batch {
             messages: VecDeque::with_capacity(capacity),
             data: 0,
+            flushed_at: None,
         }
     }
 
@@ -100,6 +105,8 @@ struct Inner<T> {
     producer: Option<Waker>,
     consumer_gone: bool,
     producer_done: bool,
+    /// When the producer started waiting on a full queue, while it waits.
+    blocked_since: Option<Instant>,
 }
 
 /// Keeps `cx`'s waker in `slot`, without cloning it again when it is already there.
@@ -111,6 +118,27 @@ fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
     }
 }
 
+/// What a queue counts for its operator, besides its depth, the time its producer is blocked and
+/// the time batches spend in it (which every queue counts).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Counting {
+    /// Data items handed over count as the operator's items in.
+    pub(crate) items_in: bool,
+    /// Data items taken by the consumer count as the operator's items out.
+    pub(crate) items_out: bool,
+    /// Watermarks the consumer takes are the operator's watermark.
+    pub(crate) watermark: bool,
+}
+
+impl Counting {
+    /// A stage boundary, whose queue is the whole operator.
+    pub(crate) const STAGE: Counting = Counting {
+        items_in: true,
+        items_out: true,
+        watermark: true,
+    };
+}
+
 /// The queue shared by both sides of a boundary.
 #[derive(Debug)]
 pub(crate) struct Queue<T> {
@@ -118,6 +146,10 @@ pub(crate) struct Queue<T> {
     capacity: usize,
     overflow: Overflow,
     counters: Arc<OperatorCounters>,
+    counting: Counting,
+    /// Counts every drop under this reason instead of the overflow strategy's own (a broadcast's
+    /// slow subscriber), when set.
+    drop_reason: Option<DropReason>,
 }
 
 /// What a flush did with a batch.
@@ -142,6 +174,7 @@ impl<T> Queue<T> {
         overflow: Overflow,
         counters: Arc<OperatorCounters>,
     ) -> Self {
+        counters.add_queue();
         Queue {
             inner: Mutex::new(Inner {
                 batches: VecDeque::new(),
@@ -151,10 +184,39 @@ impl<T> Queue<T> {
                 producer: None,
                 consumer_gone: false,
                 producer_done: false,
+                blocked_since: None,
             }),
             capacity,
             overflow,
             counters,
+            counting: Counting::default(),
+            drop_reason: None,
+        }
+    }
+
+    /// Counts every data item this queue drops under `reason` instead of the overflow
+    /// strategy's own reason.
+    pub(crate) fn counting_drops_as(mut self, reason: DropReason) -> Self {
+        self.drop_reason = Some(reason);
+        self
+    }
+
+    /// Counts items in and out and the watermark for the operator as `counting` says.
+    pub(crate) fn counting(mut self, counting: Counting) -> Self {
+        self.counting = counting;
+        self
+    }
+
+    /// The counters of the queue's operator.
+    pub(crate) fn counters(&self) -> &Arc<OperatorCounters> {
+        &self.counters
+    }
+
+    /// The consumer took `watermark`.
+    #[inline]
+    pub(crate) fn note_watermark(&self, watermark: Timestamp) {
+        if self.counting.watermark {
+            self.counters.set_watermark(watermark);
         }
     }
 
@@ -173,18 +235,31 @@ impl<T> Queue<T> {
     /// Hands `batch` over (leaving it empty for reuse), applying the overflow strategy when the
     /// queue is full. `Pending` (with the waker kept) only under [`Overflow::Block`].
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>, batch: &mut Batch<T>) -> Poll<Flushed> {
+        // Read the clock before taking the lock: once per flush, for the latency histogram and
+        // the time blocked.
+        let now = Instant::now();
         let mut inner = self.lock();
         if inner.consumer_gone {
+            let blocked_since = inner.blocked_since.take();
+            drop(inner);
+            self.end_blocked(blocked_since, now);
             batch.messages.clear();
             batch.data = 0;
             return Poll::Ready(Flushed::Closed);
         }
+        let (depth_before, handed) = (inner.data, batch.data);
         let over = (inner.data + batch.data).saturating_sub(self.capacity);
         if over > 0 {
             match self.overflow {
                 // A batch always fits into an empty queue (the batch size is at most the capacity).
                 Overflow::Block => {
                     register(&mut inner.producer, cx);
+                    // One blocking episode lasts until a flush goes through (or the consumer
+                    // is gone).
+                    if inner.blocked_since.is_none() {
+                        inner.blocked_since = Some(now);
+                        self.counters.blocked_from(now);
+                    }
                     return Poll::Pending;
                 }
                 Overflow::Fail => return Poll::Ready(Flushed::Overflowed),
@@ -203,6 +278,15 @@ impl<T> Queue<T> {
                     }
                     let from_queue = over - left;
                     inner.data -= from_queue;
+                    // Batches left empty go back for reuse: kept in the queue, they would pile up
+                    // without bound while the consumer stalls.
+                    let Inner { batches, free, .. } = &mut *inner;
+                    batches.retain_mut(|queued| {
+                        if queued.is_empty() {
+                            free.push(std::mem::replace(queued, Batch::with_capacity(0)));
+                        }
+                        !queued.is_empty()
+                    });
                     // What the consumer holds cannot be taken back: drop the oldest of this batch.
                     let from_batch = batch.drop_data(left, true);
                     self.count(DropReason::OverflowOldest, from_queue + from_batch);
@@ -210,17 +294,27 @@ impl<T> Queue<T> {
             }
         }
         inner.data += batch.data;
+        // Kept exact under the lock: the gauge sums the depths of all the operator's queues.
+        self.counters
+            .queue_depth_add(inner.data as i64 - depth_before as i64);
         let spare = inner
             .free
             .pop()
             .unwrap_or_else(|| Batch::with_capacity(batch.len()));
-        let full = std::mem::replace(batch, spare);
+        let mut full = std::mem::replace(batch, spare);
         if !full.is_empty() {
+            full.flushed_at = Some(now);
             inner.batches.push_back(full);
         }
-        match inner.consumer.take() {
+        let blocked_since = inner.blocked_since.take();
+        let consumer = inner.consumer.take();
+        drop(inner);
+        if self.counting.items_in {
+            self.counters.add_in(handed as u64);
+        }
+        self.end_blocked(blocked_since, now);
+        match consumer {
             Some(consumer) => {
-                drop(inner);
                 consumer.wake();
                 Poll::Ready(Flushed::SentAndWoke)
             }
@@ -228,7 +322,16 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Ends the blocking episode that started at `since`, if any.
+    #[inline]
+    fn end_blocked(&self, since: Option<Instant>, now: Instant) {
+        if let Some(since) = since {
+            self.counters.blocked_until(since, now);
+        }
+    }
+
     fn count(&self, reason: DropReason, dropped: usize) {
+        let reason = self.drop_reason.unwrap_or(reason);
         self.counters.drop_many(reason, dropped as u64);
     }
 
@@ -251,15 +354,18 @@ impl<T> Queue<T> {
     ) -> Poll<Option<()>> {
         let mut inner = self.lock();
         inner.data -= finished.data;
+        self.counters.queue_depth_add(-(finished.data as i64));
         finished.data = 0;
         match inner.batches.pop_front() {
             Some(next) => {
                 let done = std::mem::replace(finished, next);
                 inner.free.push(done);
-                if let Some(producer) = inner.producer.take() {
-                    drop(inner);
+                let producer = inner.producer.take();
+                drop(inner);
+                if let Some(producer) = producer {
                     producer.wake();
                 }
+                self.took(finished);
                 Poll::Ready(Some(()))
             }
             None if inner.producer_done => Poll::Ready(None),
@@ -274,11 +380,42 @@ impl<T> Queue<T> {
         }
     }
 
+    /// Gives back the consumer's last batch once it has read a terminal message: no
+    /// [`Queue::poll_next_batch`] follows to return it.
+    pub(crate) fn release(&self, finished: &mut Batch<T>) {
+        if finished.data > 0 {
+            let mut inner = self.lock();
+            inner.data -= finished.data;
+            self.counters.queue_depth_add(-(finished.data as i64));
+            finished.data = 0;
+        }
+    }
+
+    /// Counts a batch the consumer took: its items out and the time it was queued, once per
+    /// batch, weighted by its data items.
+    #[inline]
+    fn took(&self, batch: &Batch<T>) {
+        let items = batch.data as u64;
+        if self.counting.items_out {
+            self.counters.add_out(items);
+        }
+        if let (Some(flushed_at), true) = (batch.flushed_at, items > 0) {
+            let queued = Instant::now().saturating_duration_since(flushed_at);
+            self.counters.record_latency(queued, items);
+        }
+    }
+
     /// The consumer is gone: the producer stops at its next flush.
     pub(crate) fn close_consumer(&self) {
         let mut inner = self.lock();
         inner.consumer_gone = true;
         inner.batches.clear();
+        // What was queued or held by the consumer is gone with it, and the producer is no
+        // longer held back.
+        self.counters.queue_depth_add(-(inner.data as i64));
+        inner.data = 0;
+        let blocked_since = inner.blocked_since.take();
+        self.end_blocked(blocked_since, Instant::now());
         if let Some(producer) = inner.producer.take() {
             drop(inner);
             producer.wake();

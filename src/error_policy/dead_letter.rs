@@ -1,14 +1,11 @@
 use std::fmt;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
-use futures_core::Stream;
 use serde::ser::SerializeStruct;
-use tokio::sync::mpsc;
-use tokio_util::sync::PollSender;
 
+use crate::channel::{side_output, SideOutput, SideOutputSource};
 use crate::error::{ConfigError, RecordError};
-use crate::{Control, Flow, Message};
+use crate::Flow;
 
 /// A failed record with its position and the error, as sent to a dead-letter output.
 ///
@@ -157,17 +154,13 @@ where
             "greater than zero",
         ));
     }
-    let (tx, rx) = mpsc::channel(capacity);
-    let sender = DeadLetterSender {
-        tx: PollSender::new(tx),
-    };
-    let source = DeadLetterSource { rx, ended: false };
-    Ok((sender, Flow::from_messages(source)))
+    let (output, flow) = side_output(capacity)?;
+    Ok((DeadLetterSender { output }, flow))
 }
 
 /// The sending side of a dead-letter output; clone it to share the output.
 pub struct DeadLetterSender<R> {
-    tx: PollSender<DeadLetter<R>>,
+    output: SideOutput<DeadLetter<R>>,
 }
 
 impl<R: Send + 'static> DeadLetterSender<R> {
@@ -177,24 +170,14 @@ impl<R: Send + 'static> DeadLetterSender<R> {
         cx: &mut Context<'_>,
         slot: &mut Option<DeadLetter<R>>,
     ) -> Poll<Result<(), ()>> {
-        if ready!(self.tx.poll_reserve(cx)).is_err() {
-            slot.take();
-            return Poll::Ready(Err(()));
-        }
-        match slot.take() {
-            Some(dead) => Poll::Ready(self.tx.send_item(dead).map_err(|_| ())),
-            None => {
-                self.tx.abort_send();
-                Poll::Ready(Ok(()))
-            }
-        }
+        self.output.poll_send(cx, slot)
     }
 }
 
 impl<R> Clone for DeadLetterSender<R> {
     fn clone(&self) -> Self {
         DeadLetterSender {
-            tx: self.tx.clone(),
+            output: self.output.clone(),
         }
     }
 }
@@ -205,34 +188,5 @@ impl<R> fmt::Debug for DeadLetterSender<R> {
     }
 }
 
-/// The dead-letter flow's source, created by [`channel`].
-#[must_use = "streams do nothing unless polled"]
-pub struct DeadLetterSource<R> {
-    rx: mpsc::Receiver<DeadLetter<R>>,
-    ended: bool,
-}
-
-impl<R> Stream for DeadLetterSource<R> {
-    type Item = Message<DeadLetter<R>>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.ended {
-            return Poll::Ready(None);
-        }
-        match ready!(self.rx.poll_recv(cx)) {
-            Some(dead) => Poll::Ready(Some(Message::Data(dead))),
-            None => {
-                self.ended = true;
-                Poll::Ready(Some(Message::Control(Control::End)))
-            }
-        }
-    }
-}
-
-impl<R> fmt::Debug for DeadLetterSource<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeadLetterSource")
-            .field("ended", &self.ended)
-            .finish_non_exhaustive()
-    }
-}
+/// The dead-letter flow's source, created by [`channel`]: a side output of dead letters.
+pub type DeadLetterSource<R> = SideOutputSource<DeadLetter<R>>;

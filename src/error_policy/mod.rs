@@ -122,6 +122,12 @@ impl<R: Send + 'static> PolicyHandler<R> {
         }
     }
 
+    /// The counters of the operator the policy belongs to.
+    #[inline]
+    pub(crate) fn counters(&self) -> &OperatorCounters {
+        &self.counters
+    }
+
     /// Sends the dead letter that waits for room, if any. Call before taking the next record.
     #[inline]
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {

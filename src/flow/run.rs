@@ -2,15 +2,18 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use futures_util::future::poll_fn;
 use futures_util::StreamExt;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::Flow;
 use crate::error::panic_message;
+use crate::metrics::OperatorCounters;
 use crate::sink::Sink;
 use crate::{Control, Error, Message};
 
@@ -89,6 +92,10 @@ where
     /// nothing ready, so a slow input does not hold items back. The sink is flushed at every
     /// checkpoint barrier and closed at the end of input.
     ///
+    /// The sink registers in the flow's [metrics](crate::metrics) as `"send_to-{n}"` when this is
+    /// called: its items in are the items handed to [`Sink::write`], and its latency the time each
+    /// `write` took.
+    ///
     /// # Errors
     ///
     /// Returns the sink's error, or the pipeline's error if it fails (after writing the items
@@ -106,7 +113,18 @@ where
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn send_to<K>(self, mut sink: K) -> Result<K, Error>
+    pub fn send_to<K>(self, sink: K) -> impl Future<Output = Result<K, Error>>
+    where
+        K: Sink<T>,
+        T: Send + 'static,
+    {
+        // Registered now rather than at the first poll, so that it shows in a snapshot taken
+        // right after `spawn`.
+        let counters = self.metrics.register("send_to");
+        self.write_all(sink, counters)
+    }
+
+    async fn write_all<K>(self, mut sink: K, counters: Arc<OperatorCounters>) -> Result<K, Error>
     where
         K: Sink<T>,
         T: Send + 'static,
@@ -120,7 +138,7 @@ where
                 match poll_fn(|cx| Poll::Ready(stream.as_mut().poll_next(cx))).await {
                     Poll::Ready(next) => next,
                     Poll::Pending => {
-                        write(&mut sink, &mut batch).await?;
+                        write(&mut sink, &mut batch, &counters).await?;
                         continue;
                     }
                 }
@@ -129,19 +147,19 @@ where
                 Some(Message::Data(item)) => {
                     batch.push(item);
                     if batch.len() >= SINK_BATCH {
-                        write(&mut sink, &mut batch).await?;
+                        write(&mut sink, &mut batch, &counters).await?;
                     }
                 }
                 Some(Message::Control(Control::Barrier(_))) => {
-                    write(&mut sink, &mut batch).await?;
+                    write(&mut sink, &mut batch, &counters).await?;
                     sink.flush().await?;
                 }
                 Some(Message::Control(Control::Failed(error))) => {
-                    write(&mut sink, &mut batch).await?;
+                    write(&mut sink, &mut batch, &counters).await?;
                     return Err(*error);
                 }
                 Some(Message::Control(Control::End)) | None => {
-                    write(&mut sink, &mut batch).await?;
+                    write(&mut sink, &mut batch, &counters).await?;
                     sink.close().await?;
                     return Ok(sink);
                 }
@@ -184,7 +202,12 @@ where
     }
 }
 
-async fn write<K, T>(sink: &mut K, batch: &mut Vec<T>) -> Result<(), Error>
+/// Writes `batch` to `sink`, counting its items and the time the write took.
+async fn write<K, T>(
+    sink: &mut K,
+    batch: &mut Vec<T>,
+    counters: &OperatorCounters,
+) -> Result<(), Error>
 where
     K: Sink<T>,
     T: Send + 'static,
@@ -192,7 +215,11 @@ where
     if batch.is_empty() {
         return Ok(());
     }
+    let items = batch.len() as u64;
+    let started = Instant::now();
     let result = sink.write(batch).await;
+    counters.record_latency(started.elapsed(), 1);
+    counters.add_in(items);
     batch.clear();
     result.map_err(Error::from)
 }

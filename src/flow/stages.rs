@@ -5,7 +5,7 @@ use std::sync::Arc;
 use futures_core::Stream;
 
 use super::Flow;
-use crate::channel::queue::Queue;
+use crate::channel::queue::{Counting, Queue};
 use crate::channel::StageConfig;
 use crate::operators::Stage;
 use crate::Message;
@@ -63,7 +63,8 @@ where
         T: Send + 'static,
     {
         self.chain("stage", |upstream, counters| {
-            let queue = Queue::new(config.capacity, config.overflow, counters);
+            let queue =
+                Queue::new(config.capacity, config.overflow, counters).counting(Counting::STAGE);
             Stage::new(upstream, config, Arc::new(queue))
         })
     }

@@ -283,8 +283,8 @@ where
         A: Aggregator<T>,
     {
         let (key, ttl) = (self.key, self.ttl);
-        self.flow.chain("aggregate", |stream, _| {
-            RunningAggregate::new(stream, key, Aggregate(aggregator), ttl)
+        self.flow.chain("aggregate", |stream, counters| {
+            RunningAggregate::new(stream, key, Aggregate(aggregator), ttl, counters)
         })
     }
 
@@ -303,8 +303,8 @@ where
         P: KeyedProcessFunction<K, T>,
     {
         let (key, ttl) = (self.key, self.ttl);
-        self.flow.chain("process", |stream, _| {
-            KeyedProcess::new(stream, key, function, ttl)
+        self.flow.chain("process", |stream, counters| {
+            KeyedProcess::new(stream, key, function, ttl, counters)
         })
     }
 
@@ -333,8 +333,8 @@ where
         T: Clone,
     {
         let (key, ttl) = (self.key, self.ttl);
-        self.flow.chain("reduce", |stream, _| {
-            RunningAggregate::new(stream, key, Reduce(f), ttl)
+        self.flow.chain("reduce", |stream, counters| {
+            RunningAggregate::new(stream, key, Reduce(f), ttl, counters)
         })
     }
 }

@@ -4,9 +4,10 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use futures_core::Stream;
+use tracing::Instrument;
 
 use super::KeyedFlow;
-use crate::channel::queue::Queue;
+use crate::channel::queue::{Counting, Queue};
 use crate::channel::StageConfig;
 use crate::error::ConfigError;
 use crate::operators::{partition, produce, Launch, Parallel, Receiver};
@@ -76,22 +77,28 @@ where
         let (key, ttl) = (self.key, self.ttl);
         let metrics = self.flow.metrics();
         Ok(self.flow.chain("parallel", |upstream, counters| {
+            // Items in: routed to the partitions; items out: taken by the merge. The merge sets
+            // the watermark.
+            let (routed, merged) = (
+                Counting {
+                    items_in: true,
+                    ..Counting::default()
+                },
+                Counting {
+                    items_out: true,
+                    ..Counting::default()
+                },
+            );
             let inputs: Vec<Arc<Queue<T>>> = (0..partitions)
                 .map(|_| {
-                    Arc::new(Queue::new(
-                        config.capacity,
-                        config.overflow,
-                        Arc::clone(&counters),
-                    ))
+                    let queue = Queue::new(config.capacity, config.overflow, Arc::clone(&counters));
+                    Arc::new(queue.counting(routed))
                 })
                 .collect();
             let outputs: Vec<Arc<Queue<U>>> = (0..partitions)
                 .map(|_| {
-                    Arc::new(Queue::new(
-                        config.capacity,
-                        config.overflow,
-                        Arc::clone(&counters),
-                    ))
+                    let queue = Queue::new(config.capacity, config.overflow, Arc::clone(&counters));
+                    Arc::new(queue.counting(merged))
                 })
                 .collect();
             let pipelines: Vec<S2> = inputs
@@ -111,14 +118,22 @@ where
                 .iter()
                 .map(|output| Receiver::new(Arc::clone(output)))
                 .collect();
+            let merge_counters = Arc::clone(&counters);
             let launch: Launch = Box::new(move || {
-                let mut tasks = vec![tokio::spawn(partition(upstream, key, inputs, config))];
-                for (pipeline, output) in pipelines.into_iter().zip(outputs) {
-                    tasks.push(tokio::spawn(produce(pipeline, output, config)));
+                let name = counters.name();
+                let span = tracing::info_span!("partitioner", operator = %name);
+                let partitioner = partition(upstream, key, inputs, config).instrument(span);
+                let mut tasks = vec![tokio::spawn(partitioner)];
+                for (index, (pipeline, output)) in pipelines.into_iter().zip(outputs).enumerate() {
+                    let span =
+                        tracing::info_span!("partition", operator = %name, partition = index);
+                    tasks.push(tokio::spawn(
+                        produce(pipeline, output, config).instrument(span),
+                    ));
                 }
                 tasks
             });
-            Parallel::new(launch, receivers)
+            Parallel::new(launch, receivers, merge_counters)
         }))
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use pin_project_lite::pin_project;
 use rustc_hash::FxHashMap;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use crate::metrics::{OperatorCounters, Tally};
 use crate::window::WindowFn;
 use crate::Message;
 
@@ -36,6 +38,9 @@ pin_project! {
         f: F,
         state: FxHashMap<K, (F::Acc, Option<Instant>)>,
         ttl: Option<Ttl>,
+        counters: Arc<OperatorCounters>,
+        // Items in and out (one result per item), published to `counters` every few hundred.
+        tally: Tally,
         _item: PhantomData<fn(T)>,
     }
 }
@@ -44,7 +49,13 @@ impl<S, KF, F, K, T> RunningAggregate<S, KF, F, K, T>
 where
     F: WindowFn<K, (), T>,
 {
-    pub(crate) fn new(stream: S, key: KF, f: F, ttl: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        stream: S,
+        key: KF,
+        f: F,
+        ttl: Option<Duration>,
+        counters: Arc<OperatorCounters>,
+    ) -> Self {
         let ttl = ttl.map(|ttl| {
             let mut sweep = tokio::time::interval_at(Instant::now() + ttl, ttl);
             sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -56,6 +67,8 @@ where
             f,
             state: FxHashMap::default(),
             ttl,
+            counters,
+            tally: Tally::default(),
             _item: PhantomData,
         }
     }
@@ -100,16 +113,26 @@ where
                         output
                     }
                 };
+                this.tally.count_in_out(this.counters);
                 Poll::Ready(Some(Message::Data((key, output))))
             }
             Poll::Ready(Some(Message::Control(control))) => {
                 if control.is_terminal() {
                     this.state.clear();
                 }
+                if !matches!(control, crate::Control::Watermark(_)) {
+                    this.tally.publish(this.counters);
+                }
                 Poll::Ready(Some(Message::Control(control)))
             }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                this.tally.publish(this.counters);
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                this.tally.publish(this.counters);
+                Poll::Pending
+            }
         }
     }
 }

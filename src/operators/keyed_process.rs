@@ -4,6 +4,7 @@ use std::future::Future;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use rustc_hash::FxHashMap;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
 use crate::keyed::{KeyEntry, KeyedContext, KeyedProcessFunction, TimeDomain, Timer};
+use crate::metrics::{OperatorCounters, Tally};
 use crate::time::{Clock, Timestamp};
 use crate::{Control, Message};
 
@@ -59,6 +61,9 @@ pin_project! {
         ttl: Option<StateTtl>,
         new_event_timers: Vec<Timestamp>,
         new_processing_timers: Vec<Timestamp>,
+        counters: Arc<OperatorCounters>,
+        // Items in and outputs out, published to `counters` every few hundred.
+        tally: Tally,
         _item: PhantomData<fn(T)>,
     }
 }
@@ -67,7 +72,13 @@ impl<S, KF, P, K, T> KeyedProcess<S, KF, P, K, T>
 where
     P: KeyedProcessFunction<K, T>,
 {
-    pub(crate) fn new(stream: S, key: KF, function: P, ttl: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        stream: S,
+        key: KF,
+        function: P,
+        ttl: Option<Duration>,
+        counters: Arc<OperatorCounters>,
+    ) -> Self {
         KeyedProcess {
             stream,
             key,
@@ -85,6 +96,8 @@ where
             ttl: ttl.map(StateTtl::new),
             new_event_timers: Vec::new(),
             new_processing_timers: Vec::new(),
+            counters,
+            tally: Tally::default(),
             _item: PhantomData,
         }
     }
@@ -187,12 +200,19 @@ where
         let mut this = self.project();
         loop {
             if let Some(output) = this.out.pop_front() {
+                this.tally.count_out(this.counters);
                 return Poll::Ready(Some(Message::Data(output)));
             }
             if let Some(control) = this.pending.take() {
+                // After the outputs that came before it; not per watermark, which may follow
+                // every item.
+                if !matches!(control, Control::Watermark(_)) {
+                    this.tally.publish(this.counters);
+                }
                 return Poll::Ready(Some(Message::Control(control)));
             }
             if *this.done {
+                this.tally.publish(this.counters);
                 return Poll::Ready(None);
             }
             let mut parts = Parts {
@@ -236,8 +256,12 @@ where
                 }
             }
             match this.stream.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    this.tally.publish(this.counters);
+                    return Poll::Pending;
+                }
                 Poll::Ready(Some(Message::Data(item))) => {
+                    this.tally.count_in(this.counters);
                     let key = (this.key)(&item);
                     parts.call(key, |function, ctx| function.process(item, ctx));
                 }
@@ -247,6 +271,7 @@ where
                         parts.watermark = watermark;
                         parts.fire_timers(TimeDomain::EventTime, watermark);
                     }
+                    this.counters.set_watermark(*this.watermark);
                     *this.pending = Some(Control::Watermark(watermark));
                 }
                 Poll::Ready(Some(Message::Control(control))) => {

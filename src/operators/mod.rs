@@ -3,8 +3,10 @@
 //! Users rarely name these types, except to store a flow in a struct field.
 
 mod batch;
+mod broadcast;
 mod deadline;
 mod fan_in;
+mod fan_out;
 mod filter;
 mod filter_map;
 mod flat_map;
@@ -15,9 +17,11 @@ mod map;
 mod map_async;
 mod map_async_unordered;
 mod parallel;
+mod route;
 mod scan;
 mod skip_while;
 mod stage;
+mod stop_on;
 mod take_while;
 mod throttle;
 mod timer;
@@ -28,6 +32,7 @@ mod watermarks;
 mod window;
 
 pub use batch::Batch;
+pub use broadcast::Broadcast;
 pub use deadline::Deadline;
 pub use filter::Filter;
 pub use filter_map::FilterMap;
@@ -39,9 +44,11 @@ pub use map::Map;
 pub use map_async::MapAsync;
 pub use map_async_unordered::MapAsyncUnordered;
 pub use parallel::Parallel;
+pub use route::{Route, RouteError};
 pub use scan::Scan;
 pub use skip_while::SkipWhile;
 pub use stage::{Receiver, Stage};
+pub use stop_on::{Shutdown, StopOn};
 
 pub(crate) use parallel::{partition, Launch};
 pub(crate) use stage::produce;

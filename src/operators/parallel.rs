@@ -12,6 +12,7 @@ use super::fan_in::FanIn;
 use super::stage::Receiver;
 use crate::channel::queue::{Batch, Flushed, Queue};
 use crate::channel::StageConfig;
+use crate::metrics::OperatorCounters;
 use crate::{Control, Error, Message};
 
 /// Starts the tasks of a parallel flow: the partitioner and one task per partition.
@@ -29,13 +30,18 @@ pub struct Parallel<U> {
     /// switching costs a lock), and moved on after `STREAK` messages so that none starves.
     next: usize,
     streak: usize,
+    counters: Arc<OperatorCounters>,
 }
 
 /// How many messages the merge takes from one partition in a row at most.
 const STREAK: usize = 1_024;
 
 impl<U> Parallel<U> {
-    pub(crate) fn new(launch: Launch, outputs: Vec<Receiver<U>>) -> Self {
+    pub(crate) fn new(
+        launch: Launch,
+        outputs: Vec<Receiver<U>>,
+        counters: Arc<OperatorCounters>,
+    ) -> Self {
         let partitions = outputs.len();
         Parallel {
             launch: Some(launch),
@@ -44,6 +50,7 @@ impl<U> Parallel<U> {
             fan_in: FanIn::new(partitions),
             next: 0,
             streak: 0,
+            counters,
         }
     }
 }
@@ -75,6 +82,9 @@ impl<U> Stream for Parallel<U> {
                     Poll::Ready(message) => {
                         let out = this.fan_in.on_message(input, message);
                         if let Some(out) = out {
+                            if let Message::Control(Control::Watermark(watermark)) = &out {
+                                this.counters.set_watermark(*watermark);
+                            }
                             if input == this.next && this.streak < STREAK {
                                 this.streak += 1;
                             } else {
@@ -163,78 +173,82 @@ where
     let mut ended = false;
     // Hand over every non-empty batch, not only full ones (input paused or ended).
     let mut flush_all = false;
-    let mut upstream_pending = false;
-    std::future::poll_fn(|cx| loop {
-        let mut overflowed = false;
-        let mut woke = false;
-        for (queue, batch) in queues.iter().zip(batches.iter_mut()) {
-            if batch.len() >= config.batch_size || (flush_all && !batch.is_empty()) {
-                match ready!(queue.poll_flush(cx, batch)) {
-                    Flushed::Sent => {}
-                    Flushed::SentAndWoke => woke = true,
-                    // The merged flow was dropped: nothing downstream wants more.
-                    Flushed::Closed => return Poll::Ready(()),
-                    Flushed::Overflowed => {
-                        overflowed = true;
-                        break;
+    std::future::poll_fn(|cx| {
+        // Only for this poll: the source returned `Pending` (and holds this poll's waker) and
+        // what it gave so far is being handed over. A later poll must ask the source again, or a
+        // wake-up it sent meanwhile would be lost.
+        let mut upstream_pending = false;
+        loop {
+            let mut overflowed = false;
+            let mut woke = false;
+            for (queue, batch) in queues.iter().zip(batches.iter_mut()) {
+                if batch.len() >= config.batch_size || (flush_all && !batch.is_empty()) {
+                    match ready!(queue.poll_flush(cx, batch)) {
+                        Flushed::Sent => {}
+                        Flushed::SentAndWoke => woke = true,
+                        // The merged flow was dropped: nothing downstream wants more.
+                        Flushed::Closed => return Poll::Ready(()),
+                        Flushed::Overflowed => {
+                            overflowed = true;
+                            break;
+                        }
                     }
                 }
             }
-        }
-        if overflowed {
-            // Overflow::Fail: every partition fails; nothing after this is read.
-            let failure = Control::Failed(Box::new(Error::Overflow {
-                capacity: config.capacity,
-            }));
-            for batch in batches.iter_mut() {
-                batch.messages.clear();
-                batch.data = 0;
-                batch.push(Message::Control(failure.clone()));
-            }
-            ended = true;
-            flush_all = true;
-            continue;
-        }
-        flush_all = false;
-        if woke && !ended {
-            // Let an idle worker pick up this task or the partition it woke (see `Flushed`).
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        if ended {
-            return Poll::Ready(());
-        }
-        if upstream_pending {
-            upstream_pending = false;
-            return Poll::Pending;
-        }
-        match upstream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Message::Data(item))) => {
-                let target = partition_of(&key(&item), partitions);
-                batches[target].push(Message::Data(item));
-            }
-            Poll::Ready(Some(Message::Control(Control::Watermark(watermark)))) => {
+            if overflowed {
+                // Overflow::Fail: every partition fails; nothing after this is read.
+                let failure = Control::Failed(Box::new(Error::Overflow {
+                    capacity: config.capacity,
+                }));
                 for batch in batches.iter_mut() {
-                    batch.push_watermark(watermark);
+                    batch.messages.clear();
+                    batch.data = 0;
+                    batch.push(Message::Control(failure.clone()));
                 }
-            }
-            Poll::Ready(Some(Message::Control(control))) => {
-                ended = control.is_terminal();
-                flush_all = ended;
-                for batch in batches.iter_mut() {
-                    batch.push(Message::Control(control.clone()));
-                }
-            }
-            Poll::Ready(None) => {
                 ended = true;
                 flush_all = true;
+                continue;
             }
-            Poll::Pending => {
-                if batches.iter().all(Batch::is_empty) {
-                    return Poll::Pending;
+            flush_all = false;
+            if woke && !ended {
+                // Let an idle worker pick up this task or the partition it woke (see `Flushed`).
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if ended {
+                return Poll::Ready(());
+            }
+            if upstream_pending {
+                return Poll::Pending;
+            }
+            match upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Message::Data(item))) => {
+                    let target = partition_of(&key(&item), partitions);
+                    batches[target].push(Message::Data(item));
                 }
-                flush_all = true;
-                upstream_pending = true;
+                Poll::Ready(Some(Message::Control(Control::Watermark(watermark)))) => {
+                    for batch in batches.iter_mut() {
+                        batch.push_watermark(watermark);
+                    }
+                }
+                Poll::Ready(Some(Message::Control(control))) => {
+                    ended = control.is_terminal();
+                    flush_all = ended;
+                    for batch in batches.iter_mut() {
+                        batch.push(Message::Control(control.clone()));
+                    }
+                }
+                Poll::Ready(None) => {
+                    ended = true;
+                    flush_all = true;
+                }
+                Poll::Pending => {
+                    if batches.iter().all(Batch::is_empty) {
+                        return Poll::Pending;
+                    }
+                    flush_all = true;
+                    upstream_pending = true;
+                }
             }
         }
     })

@@ -7,6 +7,7 @@ use std::task::{ready, Context, Poll};
 use futures_core::Stream;
 use futures_util::FutureExt;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::channel::queue::{Batch, Flushed, Queue};
 use crate::channel::StageConfig;
@@ -50,8 +51,10 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let this = &mut *self;
         if let Some(upstream) = this.upstream.take() {
-            let producer = produce(upstream, Arc::clone(&this.receiver.queue), this.config);
-            this.task = Some(tokio::spawn(producer));
+            let queue = &this.receiver.queue;
+            let span = tracing::info_span!("stage", operator = %queue.counters().name());
+            let producer = produce(upstream, Arc::clone(queue), this.config);
+            this.task = Some(tokio::spawn(producer.instrument(span)));
         }
         this.receiver.poll_message(cx)
     }
@@ -90,7 +93,14 @@ impl<T> Receiver<T> {
         loop {
             if let Some(message) = self.current.pop() {
                 if let Message::Control(control) = &message {
+                    if let Control::Watermark(watermark) = control {
+                        self.queue.note_watermark(*watermark);
+                    }
                     self.ended = control.is_terminal();
+                    if self.ended {
+                        // The last message: the batch's data items were all read.
+                        self.queue.release(&mut self.current);
+                    }
                 }
                 return Poll::Ready(Some(message));
             }

@@ -7,6 +7,7 @@ use pin_project_lite::pin_project;
 
 use crate::error::RecordError;
 use crate::error_policy::{catch_panic, DeadLetter, PolicyHandler};
+use crate::metrics::Tally;
 use crate::{Control, Message};
 
 /// The stream returned by [`Flow::try_map`](crate::Flow::try_map).
@@ -51,6 +52,8 @@ pin_project! {
         policy: PolicyHandler<T>,
         index: u64,
         failed: bool,
+        // Items in and out, published to the policy's counters every few hundred.
+        tally: Tally,
     }
 }
 
@@ -62,6 +65,7 @@ impl<S, Step, T> Fallible<S, Step, T> {
             policy,
             index: 0,
             failed: false,
+            tally: Tally::default(),
         }
     }
 }
@@ -81,22 +85,37 @@ where
         }
         loop {
             ready!(this.policy.poll_ready(cx));
-            let item = match ready!(this.stream.as_mut().poll_next(cx)) {
-                Some(Message::Data(item)) => item,
-                Some(Message::Control(control)) => {
-                    return Poll::Ready(Some(Message::Control(control)))
+            let item = match this.stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Message::Data(item))) => item,
+                Poll::Ready(Some(Message::Control(control))) => {
+                    if !matches!(control, Control::Watermark(_)) {
+                        this.tally.publish(this.policy.counters());
+                    }
+                    return Poll::Ready(Some(Message::Control(control)));
                 }
-                None => return Poll::Ready(None),
+                Poll::Ready(None) => {
+                    this.tally.publish(this.policy.counters());
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => {
+                    this.tally.publish(this.policy.counters());
+                    return Poll::Pending;
+                }
             };
+            this.tally.count_in(this.policy.counters());
             let index = *this.index;
             *this.index += 1;
             let error = match catch_panic(|| this.step.step(&item)) {
-                Ok(Ok(Some(out))) => return Poll::Ready(Some(Message::Data(out))),
+                Ok(Ok(Some(out))) => {
+                    this.tally.count_out(this.policy.counters());
+                    return Poll::Ready(Some(Message::Data(out)));
+                }
                 Ok(Ok(None)) => continue,
                 Ok(Err(error)) => RecordError::failed(error),
                 Err(panic) => panic,
             };
             if let Some(error) = this.policy.fail(DeadLetter::new(item, index, None, error)) {
+                this.tally.publish(this.policy.counters());
                 *this.failed = true;
                 return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(error)))));
             }

@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Interval, Sleep};
 
 use crate::channel::SideOutput;
-use crate::metrics::{DropReason, OperatorCounters};
+use crate::metrics::{DropReason, OperatorCounters, Tally};
 use crate::time::{Clock, Timestamp};
 use crate::window::{Placement, WindowState};
 use crate::{Control, Message};
@@ -93,6 +93,11 @@ impl<T: Send + 'static> LateHandler<T> {
 
     #[cold]
     fn late(&mut self, item: T) {
+        tracing::trace!(
+            operator = %self.counters.name(),
+            to_output = self.output.is_some(),
+            "late item"
+        );
         if self.output.is_some() {
             self.pending = Some(item);
         } else {
@@ -128,6 +133,8 @@ pin_project! {
         timer: Option<Pin<Box<Sleep>>>,
         armed: bool,
         counters: Arc<OperatorCounters>,
+        // Items in and results out, published to `counters` every few hundred.
+        tally: Tally,
         _item: PhantomData<fn(T)>,
     }
 }
@@ -170,6 +177,7 @@ where
             // Only processing-time windows arm a timer.
             armed,
             counters,
+            tally: Tally::default(),
             _item: PhantomData,
         }
     }
@@ -195,6 +203,7 @@ where
                 }
             }
             if let Some(result) = this.out.pop_front() {
+                this.tally.count_out(this.counters);
                 return Poll::Ready(Some(Message::Data(result)));
             }
             if this.pending.is_some() || *this.done || *this.coalesced >= MAX_COALESCED {
@@ -204,15 +213,19 @@ where
                 }
             }
             if let Some(control) = this.pending.take() {
+                // After the results that came before it.
+                this.tally.publish(this.counters);
                 return Poll::Ready(Some(Message::Control(control)));
             }
             if *this.done {
+                this.tally.publish(this.counters);
                 return Poll::Ready(None);
             }
             ready!(this.late.poll_ready(cx));
             if let Some(early) = this.early.as_mut() {
                 if early.poll_tick(cx).is_ready() {
                     this.state.fire_early(this.out);
+                    trace_fired(this.counters, this.out.len(), "early");
                     *this.watermark_first = this.held.is_some();
                     continue;
                 }
@@ -226,6 +239,7 @@ where
                     *this.armed = false;
                     this.state
                         .advance(clock.now().saturating_sub_millis(1), this.out);
+                    trace_fired(this.counters, this.out.len(), "timer");
                     *this.watermark_first = this.held.is_some();
                     arm(this.time, this.state, this.timer, this.armed);
                     continue;
@@ -234,6 +248,7 @@ where
             let message = match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(message) => message,
                 Poll::Pending => {
+                    this.tally.publish(this.counters);
                     // Nothing more for now: let the watermark through before waiting.
                     return match this.held.take() {
                         Some(watermark) => {
@@ -246,6 +261,7 @@ where
             };
             match message {
                 Some(Message::Data(item)) => {
+                    this.tally.count_in(this.counters);
                     let key = (this.key)(&item);
                     let timestamp = match &mut *this.time {
                         TimeMode::Event(stamp) => stamp.stamp(&item),
@@ -263,6 +279,7 @@ where
                             this.counters.drop_one(DropReason::OutsideWindows)
                         }
                     }
+                    trace_fired(this.counters, this.out.len(), "item");
                     // Results that fire on an item (late or early firings) follow the
                     // watermark that stood before it.
                     *this.watermark_first = !this.out.is_empty() && this.held.is_some();
@@ -275,12 +292,15 @@ where
                         // Results fired by this watermark go out before it, so the one held
                         // until now can simply be replaced.
                         this.state.advance(watermark, this.out);
+                        trace_fired(this.counters, this.out.len(), "watermark");
                     }
+                    this.counters.set_watermark(watermark);
                     *this.held = Some(watermark);
                     *this.coalesced += 1;
                 }
                 Some(Message::Control(Control::End)) => {
                     this.state.finish(this.out);
+                    trace_fired(this.counters, this.out.len(), "end");
                     *this.pending = Some(Control::End);
                     *this.done = true;
                 }
@@ -291,6 +311,15 @@ where
                 None => *this.done = true,
             }
         }
+    }
+}
+
+/// Emits a trace event for `results` windows that fired (none when zero, and no formatting cost
+/// unless trace events are enabled).
+#[inline]
+fn trace_fired(counters: &OperatorCounters, results: usize, trigger: &'static str) {
+    if results > 0 {
+        tracing::trace!(operator = %counters.name(), results, trigger, "windows fired");
     }
 }
 

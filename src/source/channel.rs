@@ -1,11 +1,13 @@
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
 use crate::error::ConfigError;
+use crate::metrics::OperatorCounters;
 use crate::{Control, Flow, Message};
 
 /// The most items a [`ChannelSource`] takes out of the channel in one go.
@@ -16,6 +18,10 @@ const MAX_BATCH: usize = 64;
 /// Use it to feed a flow from other tasks: an HTTP handler, a socket reader, a timer. Give a clone
 /// of the [`Sender`] to each producer; the flow yields the items in the order the channel received
 /// them, then [`Control::End`] once every sender is dropped.
+///
+/// The source registers in the flow's [metrics](crate::metrics) as `"channel-0"` (unless
+/// renamed with [`Flow::name`]) and counts its items out, a batch at a time as it takes them out
+/// of the channel.
 ///
 /// # Errors
 ///
@@ -55,13 +61,14 @@ pub fn channel<T>(capacity: usize) -> Result<(Sender<T>, Flow<ChannelSource<T>>)
         return Err(ConfigError::new("channel capacity", "greater than zero"));
     }
     let (tx, rx) = mpsc::channel(capacity);
-    let source = ChannelSource {
+    let flow = Flow::from_source("channel", |counters| ChannelSource {
         rx,
         batch: Vec::new(),
         batch_limit: capacity.min(MAX_BATCH),
         ended: false,
-    };
-    Ok((Sender { tx }, Flow::from_messages(source)))
+        counters,
+    });
+    Ok((Sender { tx }, flow))
 }
 
 /// The sending side of a [`channel`] source; clone it to give one to each producer.
@@ -274,9 +281,18 @@ pub struct ChannelSource<T> {
     batch: Vec<T>,
     batch_limit: usize,
     ended: bool,
+    /// Items out are counted per batch taken from the channel.
+    counters: Arc<OperatorCounters>,
 }
 
 impl<T> Unpin for ChannelSource<T> {}
+
+impl<T> ChannelSource<T> {
+    /// Closes the channel for senders; the items already sent are still delivered.
+    pub(crate) fn close(&mut self) {
+        self.rx.close();
+    }
+}
 
 impl<T> Stream for ChannelSource<T> {
     type Item = Message<T>;
@@ -297,6 +313,7 @@ impl<T> Stream for ChannelSource<T> {
             this.ended = true;
             return Poll::Ready(Some(Message::Control(Control::End)));
         }
+        this.counters.add_out(this.batch.len() as u64);
         this.batch.reverse();
         match this.batch.pop() {
             Some(item) => Poll::Ready(Some(Message::Data(item))),

@@ -83,7 +83,6 @@ struct Shape {
     pane: u64,
     a: u64,
     b: usize,
-    size: u64,
 }
 
 /// Window state; see [`WindowState`](super::WindowState).
@@ -106,7 +105,6 @@ where
                 pane,
                 a: windows.step / pane,
                 b: (windows.size / pane) as usize,
-                size: windows.size,
             },
             f,
             keys: FxHashMap::default(),

@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, BufReader};
 use self::framing::{Format, Framer, Outcome};
 use crate::error::{ConfigError, FailedRecord};
 use crate::error_policy::{DeadLetter, ErrorPolicy, PolicyHandler, RawRecord};
-use crate::metrics::{DropReason, OperatorCounters};
+use crate::metrics::{DropReason, OperatorCounters, Tally};
 use crate::{Control, Error, Flow, Message};
 
 /// The size of the read buffer over the input.
@@ -321,6 +321,7 @@ impl<R, F> FileSourceBuilder<R, F> {
             format,
             policy: PolicyHandler::new(policy, Arc::clone(&counters)),
             counters,
+            tally: Tally::default(),
             index: 0,
             done: false,
         })
@@ -497,6 +498,8 @@ pub struct FileSource<R, F> {
     format: F,
     policy: PolicyHandler<RawRecord>,
     counters: Arc<OperatorCounters>,
+    /// Records emitted, published to `counters` every few hundred.
+    tally: Tally,
     index: u64,
     done: bool,
 }
@@ -511,6 +514,20 @@ impl<R, F> FileSource<R, F> {
     }
 
     fn poll_source(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message<F::Item>>>
+    where
+        R: AsyncRead + Unpin,
+        F: Format,
+    {
+        let polled = self.poll_record(cx);
+        match &polled {
+            Poll::Ready(Some(Message::Data(_))) => self.tally.count_out(&self.counters),
+            // The end, a failure, or waiting for input.
+            _ => self.tally.publish(&self.counters),
+        }
+        polled
+    }
+
+    fn poll_record(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message<F::Item>>>
     where
         R: AsyncRead + Unpin,
         F: Format,

@@ -1,0 +1,127 @@
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+use super::fan_out::{outputs, Output};
+use crate::channel::queue::{Batch, Queue};
+use crate::channel::StageConfig;
+use crate::error::{FailedRecord, RecordError};
+use crate::metrics::OperatorCounters;
+use crate::{Error, Message};
+
+/// The stream of one output of [`Flow::route`](crate::Flow::route) or
+/// [`Flow::split`](crate::Flow::split): the data items routed to it, in input order, and every
+/// control message, in its place among them.
+///
+/// The first poll of any output starts the upstream task. Dropping an output discards what is
+/// routed to it from then on; dropping the last one stops the upstream task.
+#[must_use = "streams do nothing unless polled"]
+pub struct Route<T> {
+    output: Output<T>,
+}
+
+impl<T> Route<T> {
+    /// The `outputs` outputs of a route of `upstream`, one queue each; `route` picks the output
+    /// of each data item.
+    pub(crate) fn outputs<S, F>(
+        upstream: S,
+        outputs_len: usize,
+        config: StageConfig,
+        counters: Arc<OperatorCounters>,
+        mut route: F,
+    ) -> Vec<Self>
+    where
+        S: Stream<Item = Message<T>> + Send + 'static,
+        F: FnMut(&T) -> usize + Send + 'static,
+        T: Send + 'static,
+    {
+        let queues = (0..outputs_len)
+            .map(|_| {
+                Arc::new(Queue::new(
+                    config.capacity,
+                    config.overflow,
+                    Arc::clone(&counters),
+                ))
+            })
+            .collect();
+        // The position of the next data item among those routed, for the error of a bad index.
+        let mut seen = 0u64;
+        let send = move |item: T, batches: &mut [Batch<T>], open: &[bool]| {
+            let index = route(&item);
+            let at = seen;
+            seen += 1;
+            match batches.get_mut(index) {
+                // An output that was dropped wants nothing more.
+                Some(batch) if open[index] => batch.push(Message::Data(item)),
+                Some(_) => {}
+                None => {
+                    let cause = RecordError::failed(RouteError::new(index, outputs_len));
+                    return Err(Error::Record(FailedRecord::new(at, None, cause)));
+                }
+            }
+            Ok(())
+        };
+        outputs(upstream, config, queues, send)
+            .into_iter()
+            .map(|output| Route { output })
+            .collect()
+    }
+}
+
+impl<T> Stream for Route<T> {
+    type Item = Message<T>;
+
+    #[inline]
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
+        self.output.poll_message(cx)
+    }
+}
+
+impl<T> fmt::Debug for Route<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field("output", &self.output)
+            .finish()
+    }
+}
+
+/// A routing function chose an output that does not exist.
+///
+/// It fails the flow as the cause of a [`FailedRecord`](crate::error::FailedRecord) (through
+/// [`RecordError::Failed`](crate::error::RecordError::Failed)), on every output.
+///
+/// # Examples
+///
+/// ```
+/// use rheoflow::operators::RouteError;
+///
+/// let err = RouteError::new(3, 2);
+/// assert_eq!(err.to_string(), "route chose output 3 of 2");
+/// assert_eq!((err.index(), err.outputs()), (3, 2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("route chose output {index} of {outputs}")]
+pub struct RouteError {
+    index: usize,
+    outputs: usize,
+}
+
+impl RouteError {
+    /// The error of a routing function that chose output `index` (from 0) of `outputs`.
+    pub fn new(index: usize, outputs: usize) -> Self {
+        RouteError { index, outputs }
+    }
+
+    /// The output the routing function chose.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// How many outputs there are.
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+}
