@@ -13,9 +13,9 @@
 //! - **Items in and out** ([`OperatorSnapshot::items_in`], [`OperatorSnapshot::items_out`]), for
 //!   the operators where counting is cheap next to their work: sources (out: `csv`,
 //!   `json_lines`, `channel`), stage boundaries and [`parallel`](crate::keyed::KeyedFlow::parallel)
-//!   (in: handed to the queues, out: taken from them, both per batch), windows, running
-//!   aggregates and process functions (in: data items, out: results), fallible operators (in:
-//!   items tried, out: items passed on) and sinks run with [`Flow::send_to`](crate::Flow::send_to)
+//!   (in: handed to the queues, out: taken from them, both per batch), windows (in: data items,
+//!   out: results, counted as windows fire), running aggregates and process functions (in: data
+//!   items, out: results), fallible operators (in: items tried, out: items passed on) and sinks run with [`Flow::send_to`](crate::Flow::send_to)
 //!   or [`Flow::spawn`](crate::Flow::spawn) (in: items written, registered as `"send_to-{n}"`).
 //!   Operators that count item by item keep the count in a plain local integer and publish it
 //!   every 256 items, at every control message other than a watermark, and whenever they wait
@@ -325,7 +325,7 @@ impl Metrics {
 }
 
 /// How many items an operator counts locally before it publishes them.
-const PUBLISH_EVERY: u32 = 256;
+const PUBLISH_EVERY: u64 = 256;
 
 /// The live counters of one operator.
 pub(crate) struct OperatorCounters {
@@ -507,8 +507,8 @@ impl fmt::Debug for OperatorCounters {
 /// is exact.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
-    items_in: u32,
-    items_out: u32,
+    items_in: u64,
+    items_out: u64,
 }
 
 impl Tally {
@@ -523,6 +523,15 @@ impl Tally {
     #[inline]
     pub(crate) fn count_out(&mut self, counters: &OperatorCounters) {
         self.items_out += 1;
+        if self.items_out >= PUBLISH_EVERY {
+            self.publish_full(counters);
+        }
+    }
+
+    /// Counts `count` items out at once.
+    #[inline]
+    pub(crate) fn count_out_many(&mut self, count: u64, counters: &OperatorCounters) {
+        self.items_out += count;
         if self.items_out >= PUBLISH_EVERY {
             self.publish_full(counters);
         }
@@ -548,11 +557,11 @@ impl Tally {
     #[inline]
     pub(crate) fn publish(&mut self, counters: &OperatorCounters) {
         if self.items_in > 0 {
-            counters.add_in(u64::from(self.items_in));
+            counters.add_in(self.items_in);
             self.items_in = 0;
         }
         if self.items_out > 0 {
-            counters.add_out(u64::from(self.items_out));
+            counters.add_out(self.items_out);
             self.items_out = 0;
         }
     }
@@ -642,7 +651,8 @@ impl OperatorSnapshot {
     }
 
     /// Data items the operator passed on (for windows, running aggregates and process functions:
-    /// results): zero for sinks and for operators that do not count them.
+    /// results; a window counts its results when they fire): zero for sinks and for operators that
+    /// do not count them.
     pub fn items_out(&self) -> u64 {
         self.items_out
     }

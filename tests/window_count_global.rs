@@ -269,3 +269,17 @@ async fn count_windows_forward_control_messages() {
     assert_eq!(controls[1..], [Control::Watermark(5.into()), Control::End]);
     assert_eq!(out.len(), 4, "one result: {out:?}");
 }
+
+#[tokio::test]
+async fn items_between_sliding_count_windows_are_counted_as_outside_windows() {
+    use rheoflow::metrics::DropReason;
+    // Windows of the last 2 items every 5: items 1-3, 6-8 and 11-12 belong to no window.
+    let flow = rheoflow::Flow::from_iter(1..=12u64)
+        .key_by(|_| ())
+        .count_window(CountWindows::sliding(2, 5))
+        .aggregate(rheoflow::aggregate::Collect::of(|x: &u64| *x));
+    let metrics = flow.metrics();
+    let windows: Vec<Vec<u64>> = flow.map(|r| r.value).collect().await.unwrap();
+    assert_eq!(windows, [vec![4, 5], vec![9, 10]]);
+    assert_eq!(metrics.snapshot().dropped(DropReason::OutsideWindows), 8);
+}

@@ -133,7 +133,8 @@ pin_project! {
         timer: Option<Pin<Box<Sleep>>>,
         armed: bool,
         counters: Arc<OperatorCounters>,
-        // Items in and results out, published to `counters` every few hundred.
+        // Items in and results out (counted as they fire), published to `counters` every few
+        // hundred.
         tally: Tally,
         _item: PhantomData<fn(T)>,
     }
@@ -203,7 +204,6 @@ where
                 }
             }
             if let Some(result) = this.out.pop_front() {
-                this.tally.count_out(this.counters);
                 return Poll::Ready(Some(Message::Data(result)));
             }
             if this.pending.is_some() || *this.done || *this.coalesced >= MAX_COALESCED {
@@ -225,7 +225,7 @@ where
             if let Some(early) = this.early.as_mut() {
                 if early.poll_tick(cx).is_ready() {
                     this.state.fire_early(this.out);
-                    trace_fired(this.counters, this.out.len(), "early");
+                    fired(this.tally, this.counters, this.out.len(), "early");
                     *this.watermark_first = this.held.is_some();
                     continue;
                 }
@@ -239,7 +239,7 @@ where
                     *this.armed = false;
                     this.state
                         .advance(clock.now().saturating_sub_millis(1), this.out);
-                    trace_fired(this.counters, this.out.len(), "timer");
+                    fired(this.tally, this.counters, this.out.len(), "timer");
                     *this.watermark_first = this.held.is_some();
                     arm(this.time, this.state, this.timer, this.armed);
                     continue;
@@ -279,7 +279,7 @@ where
                             this.counters.drop_one(DropReason::OutsideWindows)
                         }
                     }
-                    trace_fired(this.counters, this.out.len(), "item");
+                    fired(this.tally, this.counters, this.out.len(), "item");
                     // Results that fire on an item (late or early firings) follow the
                     // watermark that stood before it.
                     *this.watermark_first = !this.out.is_empty() && this.held.is_some();
@@ -292,7 +292,7 @@ where
                         // Results fired by this watermark go out before it, so the one held
                         // until now can simply be replaced.
                         this.state.advance(watermark, this.out);
-                        trace_fired(this.counters, this.out.len(), "watermark");
+                        fired(this.tally, this.counters, this.out.len(), "watermark");
                     }
                     this.counters.set_watermark(watermark);
                     *this.held = Some(watermark);
@@ -300,7 +300,7 @@ where
                 }
                 Some(Message::Control(Control::End)) => {
                     this.state.finish(this.out);
-                    trace_fired(this.counters, this.out.len(), "end");
+                    fired(this.tally, this.counters, this.out.len(), "end");
                     *this.pending = Some(Control::End);
                     *this.done = true;
                 }
@@ -314,13 +314,26 @@ where
     }
 }
 
-/// Emits a trace event for `results` windows that fired (none when zero, and no formatting cost
-/// unless trace events are enabled).
-#[inline]
-fn trace_fired(counters: &OperatorCounters, results: usize, trigger: &'static str) {
+/// Counts the `results` that just fired on `trigger` as items out, and emits a trace event for
+/// them. Called after every item and watermark: only the check for zero is inline.
+#[inline(always)]
+fn fired(tally: &mut Tally, counters: &OperatorCounters, results: usize, trigger: &'static str) {
     if results > 0 {
-        tracing::trace!(operator = %counters.name(), results, trigger, "windows fired");
+        fired_some(tally, counters, results, trigger);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn fired_some(
+    tally: &mut Tally,
+    counters: &OperatorCounters,
+    results: usize,
+    trigger: &'static str,
+) {
+    tally.count_out_many(results as u64, counters);
+    // No formatting cost unless trace events are enabled.
+    tracing::trace!(operator = %counters.name(), results, trigger, "windows fired");
 }
 
 /// How many watermarks a window operator merges at most before it forwards one.

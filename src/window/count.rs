@@ -17,7 +17,8 @@ use crate::Timestamp;
 /// while a key has seen fewer: window `j` of a key holds its items `(j + 1)·step − size + 1 ..=
 /// (j + 1)·step` (counted from 1). At the end of input, the window being filled fires once with
 /// the items it holds so far (a last, partial window), if items arrived since the last firing
-/// and it holds any: with `step > size`, items between two windows belong to none.
+/// and it holds any: with `step > size`, items between two windows belong to none (they are
+/// dropped and counted as [`DropReason::OutsideWindows`](crate::metrics::DropReason)).
 ///
 /// # Examples
 ///
@@ -125,6 +126,22 @@ impl<A> KeyWindows<A> {
         }
     }
 
+    /// Whether the next item falls between two windows (only when `step > size`): the first
+    /// `step − size` items of each step belong to no window.
+    fn next_is_gap(&self, shape: Shape) -> bool {
+        let b = shape.b as u64;
+        shape.a > b && (self.completed % shape.a) * shape.pane + self.in_current < (shape.a - b) * shape.pane
+    }
+
+    /// Counts an item that belongs to no window; slices in a gap hold nothing.
+    fn skip(&mut self, shape: Shape) {
+        self.in_current += 1;
+        if self.in_current == shape.pane {
+            self.in_current = 0;
+            self.completed += 1;
+        }
+    }
+
     /// Adds one item, firing when a step completes.
     fn add<K: Clone, T, F: WindowFn<K, CountWindow, T, Acc = A>>(
         &mut self,
@@ -206,13 +223,24 @@ where
         out: &mut VecDeque<Self::Output>,
     ) -> Result<(), (Placement, T)> {
         if let Some(state) = self.keys.get_mut(&key) {
+            if state.next_is_gap(self.shape) {
+                state.skip(self.shape);
+                return Err((Placement::Gap, item));
+            }
             state.add(self.shape, &self.f, &key, item, out);
             return Ok(());
         }
+        // A key's first item: window 0 starts at its `step − size + 1`-th item.
         let mut state = KeyWindows::new(self.shape);
-        state.add(self.shape, &self.f, &key, item, out);
+        let result = if state.next_is_gap(self.shape) {
+            state.skip(self.shape);
+            Err((Placement::Gap, item))
+        } else {
+            state.add(self.shape, &self.f, &key, item, out);
+            Ok(())
+        };
         self.keys.insert(key, state);
-        Ok(())
+        result
     }
 
     fn advance(&mut self, _watermark: Timestamp, _out: &mut VecDeque<Self::Output>) {}
