@@ -50,6 +50,10 @@ impl<T> Aggregator<T> for Count {
 
 /// Sums a number read from each item; an empty sum is zero.
 ///
+/// Integer sums saturate instead of overflowing, so a sum that saturates on the way may differ
+/// depending on how accumulators were merged (sliding windows, sessions); floating-point sums
+/// follow the usual rounding of the order of additions.
+///
 /// # Examples
 ///
 /// ```

@@ -18,7 +18,16 @@
 //!
 //! Sliding windows are computed from slices ("panes") of `gcd(size, slide)`: every item updates
 //! one slice, and a window's result merges the slices it covers, so an item costs the same
-//! whatever the overlap.
+//! whatever the overlap. Order-sensitive functions therefore see a sliding window's items
+//! slice by slice, in time order of the slices, and in arrival order within a slice: `First`,
+//! `Last`, `Collect`, `reduce`, `fold` and `process` can differ from Flink, which keeps each
+//! window's items in arrival order, when items arrive out of order across slices. Tumbling and
+//! session windows keep arrival order.
+//!
+//! A window operator forwards watermarks lazily: consecutive watermarks with no result between
+//! them reach downstream as the last of them (a watermark says "nothing at or before W follows",
+//! so the later one implies the earlier). Results always precede the watermark that fired them,
+//! and results that fire on an item follow the watermark that stood before it.
 //!
 //! Windows that would extend past [`Timestamp::MAX`](crate::Timestamp::MAX) or start before
 //! [`Timestamp::MIN`](crate::Timestamp::MIN) report bounds clamped to that range.
