@@ -130,7 +130,9 @@ impl<A> KeyWindows<A> {
     /// `step − size` items of each step belong to no window.
     fn next_is_gap(&self, shape: Shape) -> bool {
         let b = shape.b as u64;
-        shape.a > b && (self.completed % shape.a) * shape.pane + self.in_current < (shape.a - b) * shape.pane
+        shape.a > b
+            && (self.completed % shape.a) * shape.pane + self.in_current
+                < (shape.a - b) * shape.pane
     }
 
     /// Counts an item that belongs to no window; slices in a gap hold nothing.
