@@ -64,7 +64,7 @@ impl Sink<u64> for SlowSink {
         for checksum in batch.drain(..) {
             self.checksum = self.checksum.wrapping_add(checksum);
             let sunk = self.sunk.fetch_add(1, Ordering::Relaxed) + 1;
-            if sunk % self.pause_every == 0 {
+            if sunk.is_multiple_of(self.pause_every) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }

@@ -98,7 +98,7 @@
 //! # }
 //! ```
 //!
-//! With the cargo feature `metrics`, [`Metrics::publish`] writes a snapshot through the
+//! With the cargo feature `metrics`, `Metrics::publish` writes a snapshot through the
 //! [`metrics`](https://docs.rs/metrics) facade, for a Prometheus or other exporter.
 
 mod histogram;
@@ -498,24 +498,36 @@ impl fmt::Debug for OperatorCounters {
     }
 }
 
-/// Items an operator counted but has not published yet: a plain local count, so that counting an
-/// item costs an increment and a compare, and the shared atomics are touched once every
+/// Items an operator counted but has not published yet: a plain count in the operator, so that
+/// counting an item costs a decrement and a test, and the shared atomics are touched once every
 /// [`PUBLISH_EVERY`] items.
 ///
 /// The operator calls [`Tally::publish`] at every control message other than a watermark and
 /// whenever it waits for input (and at the end), so that a snapshot of an idle or finished flow
 /// is exact.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Tally {
-    items_in: u64,
+    /// Items in still to count before the next publish: counting down makes counting an item a
+    /// decrement and a test for zero.
+    in_left: u64,
+    /// Items out counted since the last publish.
     items_out: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            in_left: PUBLISH_EVERY,
+            items_out: 0,
+        }
+    }
 }
 
 impl Tally {
     #[inline]
     pub(crate) fn count_in(&mut self, counters: &OperatorCounters) {
-        self.items_in += 1;
-        if self.items_in >= PUBLISH_EVERY {
+        self.in_left -= 1;
+        if self.in_left == 0 {
             self.publish_full(counters);
         }
     }
@@ -540,11 +552,8 @@ impl Tally {
     /// Counts one item in and one out (an operator with one output per input).
     #[inline]
     pub(crate) fn count_in_out(&mut self, counters: &OperatorCounters) {
-        self.items_in += 1;
         self.items_out += 1;
-        if self.items_in >= PUBLISH_EVERY {
-            self.publish_full(counters);
-        }
+        self.count_in(counters);
     }
 
     #[cold]
@@ -556,9 +565,9 @@ impl Tally {
     /// Publishes what was counted to the shared counters.
     #[inline]
     pub(crate) fn publish(&mut self, counters: &OperatorCounters) {
-        if self.items_in > 0 {
-            counters.add_in(self.items_in);
-            self.items_in = 0;
+        if self.in_left < PUBLISH_EVERY {
+            counters.add_in(PUBLISH_EVERY - self.in_left);
+            self.in_left = PUBLISH_EVERY;
         }
         if self.items_out > 0 {
             counters.add_out(self.items_out);

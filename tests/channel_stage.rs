@@ -148,6 +148,25 @@ fn hesitant(input: Input, every: usize) -> Flow<impl Stream<Item = Message<u64>>
     ))
 }
 
+/// Runs `future`, or fails the test (rather than hanging it) if it has not finished after 30
+/// seconds.
+async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(30), future)
+        .await
+        .expect("not done after 30 s: the stage boundary is stuck")
+}
+
+/// The next message of `stream`, or a failed test (rather than a hung one) if none comes for 30
+/// seconds: the boundary is stuck. (Under a paused clock a stuck boundary fails at once.)
+async fn next_of<St>(stream: &mut St) -> Option<St::Item>
+where
+    St: Stream + Unpin + ?Sized,
+{
+    tokio::time::timeout(Duration::from_secs(30), stream.next())
+        .await
+        .expect("no message for 30 s: the stage boundary is stuck")
+}
+
 /// Reads `stream` to its end, yielding to the runtime `pause(i)` times after the `i`-th message
 /// (from 0): a consumer as slow as wanted.
 async fn read_slowly<St>(stream: St, pause: impl Fn(usize) -> usize) -> Input
@@ -156,7 +175,7 @@ where
 {
     let mut stream = std::pin::pin!(stream);
     let mut out = Vec::new();
-    while let Some(message) = stream.next().await {
+    while let Some(message) = next_of(&mut stream).await {
         let pauses = pause(out.len());
         out.push(message);
         for _ in 0..pauses {
@@ -173,7 +192,7 @@ fn fast(_: usize) -> usize {
 
 /// A consumer slower than the producer: it yields after every message, and now and then for long.
 fn slow(i: usize) -> usize {
-    if i % 61 == 0 {
+    if i.is_multiple_of(61) {
         40
     } else {
         1 + i % 3
@@ -502,7 +521,7 @@ async fn in_flight_peak(capacity: usize, batch: usize, pause: impl Fn(usize) -> 
         );
         peak = peak.max(in_flight);
     };
-    while let Some(message) = stage.next().await {
+    while let Some(message) = next_of(&mut stage).await {
         match message {
             Message::Data(x) => {
                 assert_eq!(x, consumed as u64);
@@ -576,7 +595,7 @@ fn a_blocked_upstream_task_waits_without_spinning() {
                 .stage(config(capacity, batch, Overflow::Block))
                 .into_messages();
             for x in 0..3 {
-                assert_eq!(stage.next().await, Some(data(x)));
+                assert_eq!(next_of(&mut stage).await, Some(data(x)));
             }
             let stalled = settle(&pulled).await;
             assert!(stalled - 3 <= capacity + batch);
@@ -594,7 +613,7 @@ fn a_blocked_upstream_task_waits_without_spinning() {
 
             // The consumer comes back: everything arrives in order and the source moves again.
             for x in 3..(stalled as u64 + 2 * batch as u64 + 10) {
-                assert_eq!(stage.next().await, Some(data(x)));
+                assert_eq!(next_of(&mut stage).await, Some(data(x)));
             }
             assert!(pulled.load(SeqCst) > stalled);
         }
@@ -632,7 +651,7 @@ fn an_upstream_task_blocked_on_a_partial_batch_waits_without_spinning() {
             };
             // Enough to fill the queue, and a partial batch more.
             send(capacity + batch / 2 + 1);
-            assert_eq!(stage.next().await, Some(data(0)));
+            assert_eq!(next_of(&mut stage).await, Some(data(0)));
             let stalled = settle(&polls).await;
             for _ in 0..200 {
                 tokio::task::yield_now().await;
@@ -686,7 +705,7 @@ async fn a_burst_into_a_stalled_consumer_keeps_the_first_or_last_items() {
                 assert!(futures::poll!(stage.next()).is_pending());
                 // The consumer stalls until the upstream task has read all its input.
                 assert!(yield_until(100_000, || finished.load(SeqCst)).await);
-                let output: Input = stage.collect().await;
+                let output = read_slowly(&mut stage, fast).await;
 
                 let case = format!("{overflow:?}, capacity {capacity}, batch size {batch}");
                 let missing = left_out(&input, &output);
@@ -737,13 +756,13 @@ async fn a_burst_after_some_items_drops_from_the_documented_end() {
                 // (A small queue may be flooded, and the flow over, before the consumer gets a
                 // turn: it then takes what there is.)
                 while data_of(&output).len() < taken {
-                    match stage.next().await {
+                    match next_of(&mut stage).await {
                         Some(message) => output.push(message),
                         None => break,
                     }
                 }
                 assert!(yield_until(100_000, || finished.load(SeqCst)).await);
-                output.extend(stage.collect::<Input>().await);
+                output.extend(read_slowly(&mut stage, fast).await);
 
                 let case = format!("{overflow:?}, capacity {capacity}, batch size {batch}");
                 let missing = left_out(&input, &output);
@@ -886,7 +905,7 @@ async fn fail_ends_a_slow_flow_with_an_overflow_error() {
             tokio::task::yield_now().await;
             message
         }));
-        match slowed.collect::<Vec<_>>().await {
+        match within(slowed.collect::<Vec<_>>()).await {
             Err(Error::Overflow { capacity: reported }) => assert_eq!(reported, capacity),
             other => panic!("capacity {capacity}, batch size {batch}: {other:?}"),
         }
@@ -956,7 +975,7 @@ async fn fail_triggers_exactly_one_item_past_the_capacity() {
                 let mut stage = flow.into_messages();
                 assert!(futures::poll!(stage.next()).is_pending());
                 assert!(yield_until(100_000, || finished.load(SeqCst)).await);
-                let output: Input = stage.collect().await;
+                let output = read_slowly(&mut stage, fast).await;
                 let case = format!("capacity {n}, batch size {batch}, {} items", n + extra);
                 if extra == 0 {
                     assert_eq!(output, input, "{case}");
@@ -1082,16 +1101,15 @@ async fn a_panic_upstream_arrives_as_an_error_after_every_earlier_item() {
 async fn a_panic_upstream_fails_collect_with_its_message() {
     quiet_expected_panics();
     for &(capacity, batch) in SHAPES {
-        let result = Flow::from_iter(0..1_000u64)
+        let flow = Flow::from_iter(0..1_000u64)
             .map(|x| {
                 if x == 321 {
                     panic!("boom at {x}");
                 }
                 x
             })
-            .stage(config(capacity, batch, Overflow::Block))
-            .collect::<Vec<_>>()
-            .await;
+            .stage(config(capacity, batch, Overflow::Block));
+        let result = within(flow.collect::<Vec<_>>()).await;
         match result {
             Err(Error::Panicked { message }) => assert_eq!(message, "boom at 321"),
             other => panic!("capacity {capacity}, batch size {batch}: {other:?}"),
@@ -1173,7 +1191,7 @@ async fn read_then_drop(
         DropPoint::After(k) => {
             let mut received = 0;
             while received < k {
-                match downstream.next().await {
+                match next_of(&mut downstream).await {
                     Some(Message::Data(x)) => {
                         if overflow == Overflow::Block {
                             assert_eq!(x, received as u64);
@@ -1282,7 +1300,7 @@ async fn chained_stages_keep_order_and_completeness() {
                 let expected: Input = input
                     .into_iter()
                     .map(|m| m.map(|x| x * 3))
-                    .filter(|m| m.as_data().map_or(true, |x| x % 2 == 0))
+                    .filter(|m| m.as_data().is_none_or(|x| x % 2 == 0))
                     .collect();
                 assert_eq!(
                     output, expected,

@@ -151,7 +151,7 @@ fn fast(_: usize) -> usize {
 
 /// Slower than the source: a yield after every message, and now and then many.
 fn slow(i: usize) -> usize {
-    if i % 61 == 0 {
+    if i.is_multiple_of(61) {
         40
     } else {
         1 + i % 3

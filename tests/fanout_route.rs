@@ -119,7 +119,7 @@ fn fast(_: usize) -> usize {
 }
 
 fn slow(i: usize) -> usize {
-    if i % 61 == 0 {
+    if i.is_multiple_of(61) {
         40
     } else {
         1 + i % 3
@@ -234,7 +234,7 @@ async fn split_separates_matching_items_and_copies_every_control() {
         let matching = tokio::spawn(read_slowly(matching, slow));
         let rest = read_slowly(rest, fast).await;
         let matching = matching.await.expect("the reader ends");
-        let route = |x: u64| usize::from(x % 3 != 0);
+        let route = |x: u64| usize::from(!x.is_multiple_of(3));
         assert_eq!(matching, expected(&input, route, 0), "capacity {capacity}");
         assert_eq!(rest, expected(&input, route, 1), "capacity {capacity}");
     }

@@ -244,7 +244,7 @@ async fn fallible_operators_count_items_tried_and_passed() -> Result<(), Error> 
     let flow = Flow::from_iter(0..1_000u32)
         .try_map(
             |x: &u32| {
-                if x % 7 == 0 {
+                if x.is_multiple_of(7) {
                     Err(std::fmt::Error)
                 } else {
                     Ok(x * 2)
@@ -254,7 +254,7 @@ async fn fallible_operators_count_items_tried_and_passed() -> Result<(), Error> 
         )
         .name("double")
         .try_filter_map(
-            |x: &u32| Ok::<_, std::fmt::Error>((x % 3 == 0).then_some(*x)),
+            |x: &u32| Ok::<_, std::fmt::Error>(x.is_multiple_of(3).then_some(*x)),
             ErrorPolicy::skip(),
         )
         .name("thirds");

@@ -27,9 +27,9 @@ impl std::error::Error for Bad {}
 
 /// Multiples of 3 fail, multiples of 7 (that are not multiples of 3) panic, the rest double.
 fn parse(x: &u32) -> Result<u32, Bad> {
-    if x % 3 == 0 {
+    if x.is_multiple_of(3) {
         Err(Bad(*x))
-    } else if x % 7 == 0 {
+    } else if x.is_multiple_of(7) {
         panic!("panic on {x}")
     } else {
         Ok(x * 2)
@@ -38,18 +38,18 @@ fn parse(x: &u32) -> Result<u32, Bad> {
 
 /// Like [`parse`], and multiples of 5 (that fail neither way) are filtered out.
 fn parse_some(x: &u32) -> Result<Option<u32>, Bad> {
-    if x % 5 == 0 && x % 3 != 0 && x % 7 != 0 {
+    if x.is_multiple_of(5) && !x.is_multiple_of(3) && !x.is_multiple_of(7) {
         return Ok(None);
     }
     parse(x).map(Some)
 }
 
 fn is_error(x: u32) -> bool {
-    x % 3 == 0
+    x.is_multiple_of(3)
 }
 
 fn is_panic(x: u32) -> bool {
-    x % 3 != 0 && x % 7 == 0
+    !x.is_multiple_of(3) && x.is_multiple_of(7)
 }
 
 fn is_bad(x: u32) -> bool {

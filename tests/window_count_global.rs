@@ -77,7 +77,7 @@ fn count_model(size: u64, step: u64, items: &[Item]) -> CountRows {
         let ids = seen.entry(key).or_default();
         ids.push(id);
         let n = ids.len() as u64;
-        if n % step == 0 {
+        if n.is_multiple_of(step) {
             let window = ids[n.saturating_sub(size) as usize..].to_vec();
             // Fired by the item: before the barrier that follows it.
             rows.entry(key)
@@ -87,7 +87,7 @@ fn count_model(size: u64, step: u64, items: &[Item]) -> CountRows {
     }
     for (key, ids) in seen {
         let n = ids.len() as u64;
-        if n % step == 0 {
+        if n.is_multiple_of(step) {
             continue;
         }
         let j = n / step;

@@ -575,7 +575,9 @@ impl SessionModel {
         } else {
             match self.policy {
                 Policy::OnUpdate => Some(Fired::Early),
-                Policy::EveryCount(n) if merged.items.len() as u64 % n == 0 => Some(Fired::Early),
+                Policy::EveryCount(n) if (merged.items.len() as u64).is_multiple_of(n) => {
+                    Some(Fired::Early)
+                }
                 _ => None,
             }
         };

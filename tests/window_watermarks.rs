@@ -87,7 +87,7 @@ fn model(bound: i64, input: &[In]) -> Vec<Message<i64>> {
         match *m {
             In::Item(t) => {
                 out.push(data(t));
-                if max.map_or(true, |max| t > max) {
+                if max.is_none_or(|max| t > max) {
                     max = Some(t);
                     let w = (t as i128 - bound as i128 - 1).max(i64::MIN as i128) as i64;
                     if w > current {

@@ -23,7 +23,7 @@ fn before(x: u64) -> u64 {
 
 #[inline]
 fn keep(x: &u64) -> bool {
-    x % 5 != 0
+    !x.is_multiple_of(5)
 }
 
 pub(crate) async fn stage_boundary(n: u64) -> u64 {

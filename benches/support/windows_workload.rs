@@ -175,10 +175,7 @@ pub(crate) fn hand_sliding(n: u64) -> u64 {
             emit(start, &mut window);
         }
         let last_start = e.ts - e.ts.rem_euclid(SLIDE_MS);
-        while windows
-            .back()
-            .map_or(true, |(start, _)| *start < last_start)
-        {
+        while windows.back().is_none_or(|(start, _)| *start < last_start) {
             let next = windows
                 .back()
                 .map_or(last_start - (per_event as i64 - 1) * SLIDE_MS, |(s, _)| {

@@ -279,10 +279,11 @@ where
                             this.counters.drop_one(DropReason::OutsideWindows)
                         }
                     }
-                    fired(this.tally, this.counters, this.out.len(), "item");
+                    let results = this.out.len();
+                    fired(this.tally, this.counters, results, "item");
                     // Results that fire on an item (late or early firings) follow the
                     // watermark that stood before it.
-                    *this.watermark_first = !this.out.is_empty() && this.held.is_some();
+                    *this.watermark_first = results > 0 && this.held.is_some();
                     if !*this.armed {
                         arm(this.time, this.state, this.timer, this.armed);
                     }

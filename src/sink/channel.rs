@@ -61,7 +61,7 @@ impl<T> Channel<T> {
 
     /// Returns `true` once the sink was closed or the receiver was dropped.
     pub fn is_closed(&self) -> bool {
-        self.tx.as_ref().map_or(true, mpsc::Sender::is_closed)
+        self.tx.as_ref().is_none_or(mpsc::Sender::is_closed)
     }
 }
 

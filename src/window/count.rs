@@ -165,7 +165,7 @@ impl<A> KeyWindows<A> {
             }
             self.in_current = 0;
             self.completed += 1;
-            if self.completed % shape.a == 0 {
+            if self.completed.is_multiple_of(shape.a) {
                 self.fire(shape, f, key, shape.b, false, out);
             }
         }
