@@ -122,7 +122,7 @@ impl serde::Serialize for RawRecord {
 ///
 /// Returns the sender, to give to [`ErrorPolicy::dead_letter`](super::ErrorPolicy::dead_letter)
 /// (clone it to share one output between several operators), and the dead-letter flow, which ends
-/// with [`Control::End`] once every sender is dropped.
+/// with [`Control::End`](crate::Control::End) once every sender is dropped.
 ///
 /// # Errors
 ///
