@@ -4,52 +4,16 @@
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 
+#[path = "support/operators_workload.rs"]
+mod workload;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use futures::executor::block_on;
-use futures::StreamExt;
-use rheoflow::Flow;
+use workload::{flow_chain, plain_loop, stream_ext_chain};
 
 /// Items per iteration.
 const N: u64 = 10_000_000;
-
-fn flow_chain(n: u64) -> u64 {
-    let mut sum = 0u64;
-    block_on(
-        Flow::from_iter(0..n)
-            .map(|x: u64| x.wrapping_mul(3))
-            .filter(|x| x % 5 != 0)
-            .for_each(|x| sum = sum.wrapping_add(x)),
-    )
-    .expect("the flow does not fail");
-    sum
-}
-
-fn stream_ext_chain(n: u64) -> u64 {
-    let mut sum = 0u64;
-    block_on(
-        futures::stream::iter(0..n)
-            .map(|x: u64| x.wrapping_mul(3))
-            .filter(|x| futures::future::ready(x % 5 != 0))
-            .for_each(|x| {
-                sum = sum.wrapping_add(x);
-                futures::future::ready(())
-            }),
-    );
-    sum
-}
-
-fn plain_loop(n: u64) -> u64 {
-    let mut sum = 0u64;
-    for x in 0..n {
-        let x = x.wrapping_mul(3);
-        if x % 5 != 0 {
-            sum = sum.wrapping_add(x);
-        }
-    }
-    sum
-}
 
 fn stateless_chain(c: &mut Criterion) {
     assert_eq!(flow_chain(1_000), plain_loop(1_000));

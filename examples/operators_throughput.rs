@@ -6,49 +6,13 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use futures::executor::block_on;
-use futures::StreamExt;
-use rheoflow::Flow;
+#[path = "../benches/support/operators_workload.rs"]
+mod workload;
+
+use workload::{flow_chain, plain_loop, stream_ext_chain};
 
 const N: u64 = 10_000_000;
 const RUNS: usize = 5;
-
-fn flow_chain(n: u64) -> u64 {
-    let mut sum = 0u64;
-    block_on(
-        Flow::from_iter(0..n)
-            .map(|x: u64| x.wrapping_mul(3))
-            .filter(|x| x % 5 != 0)
-            .for_each(|x| sum = sum.wrapping_add(x)),
-    )
-    .expect("the flow does not fail");
-    sum
-}
-
-fn stream_ext_chain(n: u64) -> u64 {
-    let mut sum = 0u64;
-    block_on(
-        futures::stream::iter(0..n)
-            .map(|x: u64| x.wrapping_mul(3))
-            .filter(|x| futures::future::ready(x % 5 != 0))
-            .for_each(|x| {
-                sum = sum.wrapping_add(x);
-                futures::future::ready(())
-            }),
-    );
-    sum
-}
-
-fn plain_loop(n: u64) -> u64 {
-    let mut sum = 0u64;
-    for x in 0..n {
-        let x = x.wrapping_mul(3);
-        if x % 5 != 0 {
-            sum = sum.wrapping_add(x);
-        }
-    }
-    sum
-}
 
 /// The best of `RUNS` timings of `f` over `N` items.
 fn best_of(f: fn(u64) -> u64) -> Duration {
