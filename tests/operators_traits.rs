@@ -114,3 +114,43 @@ fn tasks_sinks_and_errors_are_send_sync_unpin() {
     assert_all::<Metrics>();
     assert_all::<MetricsSnapshot>();
 }
+
+/// Event time, windows, keyed operators, stages and fan-in/out: a flow made of them can still be
+/// spawned on a multi-threaded runtime.
+#[test]
+fn time_window_keyed_and_stage_operators_are_send() {
+    use rheoflow::aggregate::Count;
+    use rheoflow::channel::StageConfig;
+    use rheoflow::time::WatermarkStrategy;
+    use rheoflow::window::Tumbling;
+    use std::time::Duration;
+
+    fn send_flow<S: Send>(_: &Flow<S>) {}
+    fn send_flows<S: Send>(_: &[Flow<S>]) {}
+
+    let ts = |t: &u64| Timestamp::from_millis(*t as i64);
+    let windows = Flow::from_iter(0..10u64)
+        .watermarks(ts, WatermarkStrategy::monotonic())
+        .key_by(|t| t % 3)
+        .window(Tumbling::of(Duration::from_secs(1)), ts)
+        .aggregate(Count);
+    send_flow(&windows);
+    let staged = Flow::from_iter(0..10u64)
+        .stage(StageConfig::default())
+        .union(Flow::from_iter(10..20u64));
+    send_flow(&staged);
+    let parallel = Flow::from_iter(0..10u64)
+        .key_by(|t| t % 3)
+        .parallel(2, StageConfig::default(), |keyed| keyed.aggregate(Count))
+        .unwrap();
+    send_flow(&parallel);
+    let subscribers = Flow::from_iter(0..10u64)
+        .broadcast(2, StageConfig::default())
+        .unwrap();
+    send_flows(&subscribers);
+    let stopped = Flow::from_iter(0..10u64).stop_on(
+        rheoflow::CancellationToken::new(),
+        rheoflow::Shutdown::Flush,
+    );
+    send_flow(&stopped);
+}
