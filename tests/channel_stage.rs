@@ -9,10 +9,16 @@
 //! - `DropOldest` and `DropNewest` drop data only, from the documented end, never a control
 //!   message, and count every dropped item exactly;
 //! - `Overflow::Fail`, invalid settings and upstream panics are typed errors, not panics;
-//! - dropping the downstream flow stops the upstream task.
+//! - dropping the downstream flow stops the upstream task;
+//! - a stalled consumer does not make a boundary hold more memory, whatever the burst.
 //!
 //! Inputs are data items `0..n` (each unique) with control messages between them, so a check can
 //! tell exactly which items went missing and whether anything moved.
+//!
+//! Memory is measured with the `allocation-counter` dev-dependency, whose per-thread counting
+//! allocator becomes this test binary's global allocator; those tests run their flows on a
+//! current-thread runtime so that every allocation is on the measuring thread. Reads are bounded
+//! by a timeout that only a stuck boundary reaches, so a deadlock fails a test instead of hanging.
 
 mod support;
 
@@ -405,7 +411,12 @@ fn shape(max_capacity: usize) -> impl Strategy<Value = (usize, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // A stuck boundary fails a case only after a 30 s timeout: shrink for two minutes at most.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        max_shrink_time: 120_000,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn block_delivers_any_input_whole_and_in_order(
@@ -1350,6 +1361,47 @@ fn a_stalled_consumer_holds_no_more_memory_for_a_longer_burst() {
         assert!(
             long <= short + 4_096,
             "{overflow:?}: {short} bytes at most for a burst of 1,000 items, {long} for 200,000"
+        );
+    }
+}
+
+/// The peak of memory held, in bytes, while a stage with `overflow` (capacity 64, batches of 16)
+/// takes a source of `n` watermarks and no data into a consumer that does not poll meanwhile.
+fn control_flood_peak_bytes(overflow: Overflow, n: i64) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime");
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&pulled);
+    let source = futures::stream::iter(0..n).map(move |at| {
+        counter.fetch_add(1, SeqCst);
+        watermark::<u64>(at)
+    });
+    let mut stage = Flow::from_messages(source)
+        .stage(config(64, 16, overflow))
+        .into_messages();
+    allocation_counter::measure(|| {
+        runtime.block_on(async {
+            assert!(futures::poll!(stage.next()).is_pending());
+            settle(&pulled).await;
+        })
+    })
+    .bytes_max
+}
+
+/// Known bug, left for a design decision: control messages take no room in the queue, so a
+/// stalled consumer lets the upstream task read a source of watermarks alone (or data filtered
+/// away upstream) to its end, into memory, even under `Overflow::Block`. Counting control
+/// messages under `Block`, or coalescing consecutive watermarks in a batch, would bound it.
+#[test]
+#[ignore = "known bug: control messages are not bounded by a stage boundary"]
+fn a_flood_of_control_messages_is_bounded_too() {
+    for overflow in [Overflow::Block, Overflow::DropNewest, Overflow::DropOldest] {
+        let short = control_flood_peak_bytes(overflow, 1_000);
+        let long = control_flood_peak_bytes(overflow, 200_000);
+        assert!(
+            long <= short + 4_096,
+            "{overflow:?}: {short} bytes at most for 1,000 watermarks, {long} for 200,000"
         );
     }
 }
