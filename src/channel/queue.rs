@@ -100,6 +100,11 @@ struct Inner<T> {
     batches: VecDeque<Batch<T>>,
     /// Data items queued plus those in the consumer's current batch.
     data: usize,
+    /// Control messages queued. They are never dropped; under [`Overflow::Block`] a producer that
+    /// would queue more than `capacity` of them waits, so a flood of control messages is bounded
+    /// too. (The dropping strategies never make the producer wait, and keep every control
+    /// message.)
+    controls: usize,
     free: Vec<Batch<T>>,
     consumer: Option<Waker>,
     producer: Option<Waker>,
@@ -179,6 +184,7 @@ impl<T> Queue<T> {
             inner: Mutex::new(Inner {
                 batches: VecDeque::new(),
                 data: 0,
+                controls: 0,
                 free: Vec::new(),
                 consumer: None,
                 producer: None,
@@ -248,6 +254,19 @@ impl<T> Queue<T> {
             return Poll::Ready(Flushed::Closed);
         }
         let (depth_before, handed) = (inner.data, batch.data);
+        let controls = batch.len() - batch.data;
+        if self.overflow == Overflow::Block
+            && controls > 0
+            && inner.controls > 0
+            && inner.controls + controls > self.capacity
+        {
+            register(&mut inner.producer, cx);
+            if inner.blocked_since.is_none() {
+                inner.blocked_since = Some(now);
+                self.counters.blocked_from(now);
+            }
+            return Poll::Pending;
+        }
         let over = (inner.data + batch.data).saturating_sub(self.capacity);
         if over > 0 {
             match self.overflow {
@@ -304,6 +323,7 @@ impl<T> Queue<T> {
         let mut full = std::mem::replace(batch, spare);
         if !full.is_empty() {
             full.flushed_at = Some(now);
+            inner.controls += full.len() - full.data;
             inner.batches.push_back(full);
         }
         let blocked_since = inner.blocked_since.take();
@@ -358,6 +378,7 @@ impl<T> Queue<T> {
         finished.data = 0;
         match inner.batches.pop_front() {
             Some(next) => {
+                inner.controls -= next.len() - next.data;
                 let done = std::mem::replace(finished, next);
                 inner.free.push(done);
                 let producer = inner.producer.take();
@@ -410,6 +431,7 @@ impl<T> Queue<T> {
         let mut inner = self.lock();
         inner.consumer_gone = true;
         inner.batches.clear();
+        inner.controls = 0;
         // What was queued or held by the consumer is gone with it, and the producer is no
         // longer held back.
         self.counters.queue_depth_add(-(inner.data as i64));
