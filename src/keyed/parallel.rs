@@ -10,7 +10,7 @@ use super::KeyedFlow;
 use crate::channel::queue::{Counting, Queue};
 use crate::channel::StageConfig;
 use crate::error::ConfigError;
-use crate::operators::{partition, produce, Launch, Parallel, Receiver};
+use crate::operators::{produce, Launch, Parallel, Receiver, Route};
 use crate::{Flow, Message};
 
 impl<S, T, K, KF> KeyedFlow<S, KF>
@@ -67,7 +67,7 @@ where
         pipeline: F,
     ) -> Result<Flow<Parallel<U>>, ConfigError>
     where
-        F: Fn(KeyedFlow<Receiver<T>, KF>) -> Flow<S2>,
+        F: Fn(KeyedFlow<Route<T>, KF>) -> Flow<S2>,
         S2: Stream<Item = Message<U>> + Send + 'static,
         U: Send + 'static,
     {
@@ -101,11 +101,11 @@ where
                     Arc::new(queue.counting(merged))
                 })
                 .collect();
-            let pipelines: Vec<S2> = inputs
-                .iter()
-                .map(|input| {
+            let pipelines: Vec<S2> = Route::partitioned(upstream, config, inputs, key.clone())
+                .into_iter()
+                .map(|partition| {
                     let keyed = KeyedFlow {
-                        flow: Flow::from_messages(Receiver::new(Arc::clone(input))),
+                        flow: Flow::from_messages(partition),
                         key: key.clone(),
                         ttl,
                     };
@@ -121,9 +121,7 @@ where
             let merge_counters = Arc::clone(&counters);
             let launch: Launch = Box::new(move || {
                 let name = counters.name();
-                let span = tracing::info_span!("partitioner", operator = %name);
-                let partitioner = partition(upstream, key, inputs, config).instrument(span);
-                let mut tasks = vec![tokio::spawn(partitioner)];
+                let mut tasks = Vec::with_capacity(pipelines.len());
                 for (index, (pipeline, output)) in pipelines.into_iter().zip(outputs).enumerate() {
                     let span =
                         tracing::info_span!("partition", operator = %name, partition = index);

@@ -48,7 +48,7 @@ impl<T> Broadcast<T> {
             }
             Ok(())
         };
-        outputs(upstream, config, queues, share)
+        outputs(upstream, config, queues, false, share)
             .into_iter()
             .map(|output| Broadcast { output })
             .collect()

@@ -99,10 +99,15 @@ impl<U> fmt::Debug for Output<U> {
 ///
 /// `dispatch(item, batches, open)` adds `item` to the batches of the outputs it goes to, skipping
 /// those that are not `open` (dropped), or returns the error that fails every output.
+///
+/// With `coalesce_watermarks`, a watermark that follows another one in an output's batch, with no
+/// data between them, replaces it: outputs that get a fraction of the data (partitions) then get
+/// no run of watermarks, only the last of each.
 pub(crate) fn outputs<S, T, U, D>(
     upstream: S,
     config: StageConfig,
     queues: Vec<Arc<Queue<U>>>,
+    coalesce_watermarks: bool,
     dispatch: D,
 ) -> Vec<Output<U>>
 where
@@ -115,7 +120,9 @@ where
         .iter()
         .map(|queue| Receiver::new(Arc::clone(queue)))
         .collect();
-    let launch: Launch = Box::new(move || tokio::spawn(run(upstream, queues, config, dispatch)));
+    let launch: Launch = Box::new(move || {
+        tokio::spawn(run(upstream, queues, config, coalesce_watermarks, dispatch))
+    });
     let upstream = Arc::new(Upstream {
         state: Mutex::new(State {
             launch: Some(launch),
@@ -133,12 +140,24 @@ where
 }
 
 /// The upstream task. A panic that escapes [`pump`] reaches every output as a failure.
-async fn run<S, T, U, D>(upstream: S, queues: Vec<Arc<Queue<U>>>, config: StageConfig, dispatch: D)
-where
+async fn run<S, T, U, D>(
+    upstream: S,
+    queues: Vec<Arc<Queue<U>>>,
+    config: StageConfig,
+    coalesce_watermarks: bool,
+    dispatch: D,
+) where
     S: Stream<Item = Message<T>>,
     D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<(), Error>,
 {
-    let pumped = AssertUnwindSafe(pump(upstream, &queues, config, dispatch)).catch_unwind();
+    let pumped = AssertUnwindSafe(pump(
+        upstream,
+        &queues,
+        config,
+        coalesce_watermarks,
+        dispatch,
+    ))
+    .catch_unwind();
     if let Err(panic) = pumped.await {
         let failure = Control::Failed(Box::new(Error::Panicked {
             message: panic_message(panic),
@@ -165,6 +184,7 @@ async fn pump<S, T, U, D>(
     upstream: S,
     queues: &[Arc<Queue<U>>],
     config: StageConfig,
+    coalesce_watermarks: bool,
     mut dispatch: D,
 ) where
     S: Stream<Item = Message<T>>,
@@ -268,7 +288,12 @@ async fn pump<S, T, U, D>(
                         flush_all = true;
                     }
                     for (batch, _) in batches.iter_mut().zip(&open).filter(|(_, open)| **open) {
-                        batch.push(Message::Control(control.clone()));
+                        match &control {
+                            Control::Watermark(watermark) if coalesce_watermarks => {
+                                batch.push_watermark(*watermark)
+                            }
+                            control => batch.push(Message::Control(control.clone())),
+                        }
                     }
                     None
                 }

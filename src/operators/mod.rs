@@ -50,7 +50,7 @@ pub use skip_while::SkipWhile;
 pub use stage::{Receiver, Stage};
 pub use stop_on::{Shutdown, StopOn};
 
-pub(crate) use parallel::{partition, Launch};
+pub(crate) use parallel::Launch;
 pub(crate) use stage::produce;
 pub use take_while::TakeWhile;
 pub use throttle::Throttle;

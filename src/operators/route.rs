@@ -64,11 +64,50 @@ impl<T> Route<T> {
             }
             Ok(())
         };
-        outputs(upstream, config, queues, send)
+        outputs(upstream, config, queues, false, send)
             .into_iter()
             .map(|output| Route { output })
             .collect()
     }
+
+    /// The partitions of [`KeyedFlow::parallel`](crate::keyed::KeyedFlow::parallel): each item to
+    /// the queue its key hashes to, every control message to all of them (runs of watermarks
+    /// merged).
+    pub(crate) fn partitioned<S, K, KF>(
+        upstream: S,
+        config: StageConfig,
+        queues: Vec<Arc<Queue<T>>>,
+        mut key: KF,
+    ) -> Vec<Self>
+    where
+        S: Stream<Item = Message<T>> + Send + 'static,
+        KF: FnMut(&T) -> K + Send + 'static,
+        K: std::hash::Hash,
+        T: Send + 'static,
+    {
+        let partitions = queues.len();
+        let send = move |item: T, batches: &mut [Batch<T>], open: &[bool]| {
+            let index = partition_of(&key(&item), partitions);
+            if open[index] {
+                batches[index].push(Message::Data(item));
+            }
+            Ok(())
+        };
+        outputs(upstream, config, queues, true, send)
+            .into_iter()
+            .map(|output| Route { output })
+            .collect()
+    }
+}
+
+/// The partition of `key` among `partitions`.
+#[inline]
+fn partition_of<K: std::hash::Hash>(key: &K, partitions: usize) -> usize {
+    use std::hash::Hasher;
+    let mut hasher = rustc_hash::FxHasher::default();
+    key.hash(&mut hasher);
+    // The high bits of FxHash mix best.
+    ((hasher.finish() >> 32) as usize) % partitions
 }
 
 impl<T> Stream for Route<T> {
