@@ -263,46 +263,50 @@ async fn pump<S, T, U, D>(
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            budget -= 1;
-            // A panic upstream or in `dispatch` fails every output after the messages already
-            // read, which are in the batches: catching it here rather than around the task
-            // keeps them.
-            let polled =
-                std::panic::catch_unwind(AssertUnwindSafe(|| upstream.as_mut().poll_next(cx)));
-            let failure = match polled {
-                Ok(Poll::Ready(Some(Message::Data(item)))) => {
-                    let dispatched = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        dispatch(item, &mut batches, &open)
-                    }));
-                    match dispatched {
-                        Ok(Ok(())) => None,
-                        Ok(Err(error)) => Some(error),
-                        Err(panic) => Some(Error::Panicked {
-                            message: panic_message(panic),
-                        }),
-                    }
+            // Pull until a batch is full, the input pauses or ends, or the turn's budget is
+            // spent. A panic upstream or in `dispatch` fails every output after the messages
+            // already read, which are in the batches: catching it around the pulls rather than
+            // around the task keeps them, at the cost of one catch per run of pulls.
+            let pulled = std::panic::catch_unwind(AssertUnwindSafe(|| loop {
+                if budget == 0 {
+                    return Pulled::More;
                 }
-                Ok(Poll::Ready(Some(Message::Control(control)))) => {
-                    if control.is_terminal() {
-                        ended = true;
-                        flush_all = true;
-                    }
-                    for (batch, _) in batches.iter_mut().zip(&open).filter(|(_, open)| **open) {
-                        match &control {
-                            Control::Watermark(watermark) if coalesce_watermarks => {
-                                batch.push_watermark(*watermark)
-                            }
-                            control => batch.push(Message::Control(control.clone())),
+                budget -= 1;
+                match upstream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(Message::Data(item))) => {
+                        if let Err(error) = dispatch(item, &mut batches, &open) {
+                            return Pulled::Failed(error);
+                        }
+                        if batches.iter().any(|batch| batch.len() >= config.batch_size) {
+                            return Pulled::More;
                         }
                     }
-                    None
+                    Poll::Ready(Some(Message::Control(control))) => {
+                        let terminal = control.is_terminal();
+                        for (batch, _) in batches.iter_mut().zip(&open).filter(|(_, open)| **open) {
+                            match &control {
+                                Control::Watermark(watermark) if coalesce_watermarks => {
+                                    batch.push_watermark(*watermark)
+                                }
+                                control => batch.push(Message::Control(control.clone())),
+                            }
+                        }
+                        if terminal {
+                            return Pulled::Ended;
+                        }
+                    }
+                    Poll::Ready(None) => return Pulled::Ended,
+                    Poll::Pending => return Pulled::Paused,
                 }
-                Ok(Poll::Ready(None)) => {
+            }));
+            let failure = match pulled {
+                Ok(Pulled::More) => None,
+                Ok(Pulled::Ended) => {
                     ended = true;
                     flush_all = true;
                     None
                 }
-                Ok(Poll::Pending) => {
+                Ok(Pulled::Paused) => {
                     if batches.iter().all(Batch::is_empty) {
                         return Poll::Pending;
                     }
@@ -311,6 +315,7 @@ async fn pump<S, T, U, D>(
                     input_pending = true;
                     None
                 }
+                Ok(Pulled::Failed(error)) => Some(error),
                 Err(panic) => Some(Error::Panicked {
                     message: panic_message(panic),
                 }),
@@ -326,4 +331,16 @@ async fn pump<S, T, U, D>(
         }
     })
     .await
+}
+
+/// How a run of pulls in [`pump`] ended.
+enum Pulled {
+    /// A batch is full, or the turn's budget is spent: hand over, then go on.
+    More,
+    /// The input ended (a terminal message, or the stream stopped).
+    Ended,
+    /// The input has nothing ready; it wakes the task when it has.
+    Paused,
+    /// `dispatch` failed an item.
+    Failed(Error),
 }
