@@ -40,6 +40,22 @@
 //! - Bad input never crashes a pipeline: fallible steps take an [`ErrorPolicy`] (skip and count,
 //!   dead-letter, or fail with a typed error), and panics in user closures go to the same policy.
 //! - Processing time reads tokio's clock ([`time::Clock`]), so tests run under paused time.
+//!
+//! # Map of the crate
+//!
+//! - Event time and windows: [`Flow::watermarks`], [`Flow::key_by`] and [`keyed`], [`window`],
+//!   [`aggregate`]. Windows follow Flink's semantics exactly (see [`window`] for the fine print,
+//!   and where a sliding window's order-sensitive functions differ).
+//! - Parallelism and backpressure: [`Flow::stage`], [`keyed::KeyedFlow::parallel`],
+//!   [`Flow::union`], [`Flow::broadcast`], [`Flow::route`], configured by
+//!   [`channel::StageConfig`]; every queue is bounded.
+//! - Errors and bad input: [`error_policy`], [`error`].
+//! - Shutdown: [`Flow::stop_on`] with a [`CancellationToken`].
+//! - Observability: [`metrics`] (a snapshot struct; the `metrics` feature publishes it through
+//!   the `metrics` crate) and `tracing` spans on spawned tasks.
+//!
+//! Watermarks are never reordered past data, but an operator may merge consecutive watermarks
+//! with no output between them into the last one: the later watermark implies the earlier.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
