@@ -1404,3 +1404,29 @@ fn a_flood_of_control_messages_is_bounded_too() {
         "{overflow:?}: {short} bytes at most for 1,000 watermarks, {long} for 200,000"
     );
 }
+
+/// The upstream task of a stage is cancelled with its runtime: the downstream side then sees
+/// the input stop (no end of input) instead of waiting forever.
+#[test]
+fn a_cancelled_upstream_task_ends_the_downstream_side() {
+    let upstream_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // An upstream that never ends: a source that is always pending after one item.
+    let source = futures::stream::iter([1u64]).chain(futures::stream::pending());
+    let mut stage = Flow::from_stream(source)
+        .stage(config(16, 4, Overflow::Block))
+        .into_messages();
+    // The first poll spawns the upstream task on the runtime that polls it.
+    let first = upstream_runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), stage.next()).await });
+    assert_eq!(first.unwrap(), Some(Message::Data(1)));
+    drop(upstream_runtime);
+    let rest = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), stage.next()).await });
+    assert_eq!(rest.expect("the downstream side waited forever"), None);
+}

@@ -114,6 +114,19 @@ struct Inner<T> {
     blocked_since: Option<Instant>,
 }
 
+/// Closes the producer side of its queues when dropped: when the producing task ends, and also
+/// when it is cancelled (its runtime shuts down, or it is aborted), so that a consumer never waits
+/// for a producer that is gone. (A consumer then sees the input stop without an end of input.)
+pub(crate) struct CloseOnDrop<'a, T>(pub(crate) &'a [Arc<Queue<T>>]);
+
+impl<T> Drop for CloseOnDrop<'_, T> {
+    fn drop(&mut self) {
+        for queue in self.0 {
+            queue.close_producer();
+        }
+    }
+}
+
 /// Keeps `cx`'s waker in `slot`, without cloning it again when it is already there.
 #[inline]
 fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {

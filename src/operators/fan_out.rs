@@ -16,7 +16,7 @@ use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 
 use super::stage::Receiver;
-use crate::channel::queue::{Batch, Flushed, Queue};
+use crate::channel::queue::{Batch, CloseOnDrop, Flushed, Queue};
 use crate::channel::StageConfig;
 use crate::error::panic_message;
 use crate::{Control, Error, Message};
@@ -150,6 +150,7 @@ async fn run<S, T, U, D>(
     S: Stream<Item = Message<T>>,
     D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<(), Error>,
 {
+    let _close = CloseOnDrop(&queues);
     let pumped = AssertUnwindSafe(pump(
         upstream,
         &queues,
@@ -168,9 +169,6 @@ async fn run<S, T, U, D>(
             // A control message always fits; a gone output needs nothing.
             std::future::poll_fn(|cx| queue.poll_flush(cx, &mut batch).map(drop)).await;
         }
-    }
-    for queue in &queues {
-        queue.close_producer();
     }
 }
 

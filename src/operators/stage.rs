@@ -9,7 +9,7 @@ use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::channel::queue::{Batch, Flushed, Queue};
+use crate::channel::queue::{Batch, CloseOnDrop, Flushed, Queue};
 use crate::channel::StageConfig;
 use crate::error::panic_message;
 use crate::{Control, Error, Message};
@@ -148,7 +148,10 @@ pub(crate) async fn produce<S, T>(upstream: S, queue: Arc<Queue<T>>, config: Sta
 where
     S: Stream<Item = Message<T>>,
 {
-    let run = AssertUnwindSafe(pump(upstream, &queue, config)).catch_unwind();
+    let queues = [queue];
+    let _close = CloseOnDrop(&queues);
+    let queue = &queues[0];
+    let run = AssertUnwindSafe(pump(upstream, queue, config)).catch_unwind();
     if let Err(panic) = run.await {
         let mut batch = Batch::with_capacity(1);
         batch.push(Message::Control(Control::Failed(Box::new(
@@ -159,7 +162,6 @@ where
         // A control message always fits; a gone consumer needs nothing.
         std::future::poll_fn(|cx| queue.poll_flush(cx, &mut batch).map(drop)).await;
     }
-    queue.close_producer();
 }
 
 async fn pump<S, T>(upstream: S, queue: &Queue<T>, config: StageConfig)
