@@ -34,9 +34,8 @@ use rheoflow::channel::{Overflow, StageConfig};
 use rheoflow::metrics::{DropReason, Metrics};
 use rheoflow::{Control, Error, Flow, Message};
 
+use support::fanout::{data_of, drop_flag, fast, interleaved, left_out, slow, yield_until, Input};
 use support::{barrier, data, end, watermark};
-
-type Input = Vec<Message<u64>>;
 
 /// `(capacity, batch size)` pairs: tiny, equal, coprime, batch of one, the default batch size.
 const SHAPES: &[(usize, usize)] = &[
@@ -68,68 +67,6 @@ fn config(capacity: usize, batch_size: usize, overflow: Overflow) -> StageConfig
         .and_then(|config| config.batch_size(batch_size))
         .expect("a valid stage configuration")
         .overflow(overflow)
-}
-
-/// Data items `0..n` with a control message after every `every`-th item (watermark, barrier and
-/// idle in turn; none when `every` is 0), two control messages ahead of any data, then `End`.
-fn interleaved(n: u64, every: u64) -> Input {
-    let mut messages = Vec::new();
-    if every > 0 {
-        messages.push(watermark(-1));
-        messages.push(barrier(0));
-    }
-    let mut controls = 0u64;
-    for x in 0..n {
-        messages.push(data(x));
-        if every > 0 && (x + 1) % every == 0 {
-            controls += 1;
-            messages.push(match controls % 3 {
-                0 => watermark(controls as i64),
-                1 => barrier(controls),
-                _ => idle(),
-            });
-        }
-    }
-    messages.push(end());
-    messages
-}
-
-/// The data items of `messages`, in order.
-fn data_of(messages: &[Message<u64>]) -> Vec<u64> {
-    messages
-        .iter()
-        .filter_map(|message| message.as_data().copied())
-        .collect()
-}
-
-/// Checks that `output` is `input` with some data items left out, and nothing else changed: every
-/// control message is there, nothing moved, nothing was added. Returns the data items left out.
-///
-/// Data items are unique, so a greedy walk decides it: a message of the input either comes next in
-/// the output or is missing, and only data items may be missing.
-fn left_out(input: &[Message<u64>], output: &[Message<u64>]) -> Vec<u64> {
-    let mut missing = Vec::new();
-    let mut out = output.iter().peekable();
-    for (at, message) in input.iter().enumerate() {
-        if out.peek() == Some(&message) {
-            out.next();
-            continue;
-        }
-        match message {
-            Message::Data(x) => missing.push(*x),
-            Message::Control(control) => panic!(
-                "control message #{at} of the input ({control:?}) is missing or out of place; \
-                 the output goes on with {:?}",
-                out.peek()
-            ),
-        }
-    }
-    let rest: Vec<_> = out.collect();
-    assert!(
-        rest.is_empty(),
-        "the output has messages that are not in the input, or out of order: {rest:?}"
-    );
-    missing
 }
 
 /// The overflow drops counted by the flow's operators, for each reason.
@@ -189,48 +126,6 @@ where
         }
     }
     out
-}
-
-/// A consumer that keeps up: it never pauses.
-fn fast(_: usize) -> usize {
-    0
-}
-
-/// A consumer slower than the producer: it yields after every message, and now and then for long.
-fn slow(i: usize) -> usize {
-    if i.is_multiple_of(61) {
-        40
-    } else {
-        1 + i % 3
-    }
-}
-
-/// Sets its flag when dropped: owned by a closure upstream of a stage, it tells when the upstream
-/// part of the flow (and so its task) is gone.
-struct SetOnDrop(Arc<AtomicBool>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, SeqCst);
-    }
-}
-
-/// A flag and the guard that sets it.
-fn drop_flag() -> (Arc<AtomicBool>, SetOnDrop) {
-    let flag = Arc::new(AtomicBool::new(false));
-    let guard = SetOnDrop(Arc::clone(&flag));
-    (flag, guard)
-}
-
-/// Yields to the runtime until `done` holds, at most `limit` times; returns whether it held.
-async fn yield_until(limit: usize, mut done: impl FnMut() -> bool) -> bool {
-    for _ in 0..limit {
-        if done() {
-            return true;
-        }
-        tokio::task::yield_now().await;
-    }
-    done()
 }
 
 /// Tasks alive on the current runtime.

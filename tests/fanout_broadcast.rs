@@ -20,7 +20,7 @@
 mod support;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,9 +30,10 @@ use rheoflow::metrics::DropReason;
 use rheoflow::operators::Broadcast;
 use rheoflow::{Control, Error, Flow, Message};
 
-use support::{barrier, data, end, watermark};
-
-type Input = Vec<Message<u64>>;
+use support::fanout::{
+    data_of, drop_flag, fast, hesitant, interleaved, left_out, slow, yield_until, Input, SetOnDrop,
+};
+use support::{data, end};
 
 /// `(capacity, batch size)` pairs: tiny, equal, coprime, batch of one, the default batch size.
 const SHAPES: &[(usize, usize)] = &[
@@ -55,78 +56,6 @@ fn config(capacity: usize, batch_size: usize, overflow: Overflow) -> StageConfig
         .overflow(overflow)
 }
 
-/// Data items `0..n` with a control message after every `every`-th item (watermark, barrier and
-/// idle in turn; none when `every` is 0), two control messages ahead of any data, then `End`.
-fn interleaved(n: u64, every: u64) -> Input {
-    let mut messages = Vec::new();
-    if every > 0 {
-        messages.push(watermark(-1));
-        messages.push(barrier(0));
-    }
-    let mut controls = 0u64;
-    for x in 0..n {
-        messages.push(data(x));
-        if every > 0 && (x + 1) % every == 0 {
-            controls += 1;
-            messages.push(match controls % 3 {
-                0 => watermark(controls as i64),
-                1 => barrier(controls),
-                _ => Message::Control(Control::Idle),
-            });
-        }
-    }
-    messages.push(end());
-    messages
-}
-
-/// The data items of `messages`, in order.
-fn data_of(messages: &[Message<u64>]) -> Vec<u64> {
-    messages
-        .iter()
-        .filter_map(|message| message.as_data().copied())
-        .collect()
-}
-
-/// Checks that `output` is `input` with some data items left out, and nothing else changed: every
-/// control message is there, nothing moved, nothing was added. Returns the data items left out.
-fn left_out(input: &[Message<u64>], output: &[Message<u64>]) -> Vec<u64> {
-    let mut missing = Vec::new();
-    let mut out = output.iter().peekable();
-    for (at, message) in input.iter().enumerate() {
-        if out.peek() == Some(&message) {
-            out.next();
-            continue;
-        }
-        match message {
-            Message::Data(x) => missing.push(*x),
-            Message::Control(control) => panic!(
-                "control message #{at} of the input ({control:?}) is missing or out of place; \
-                 the output goes on with {:?}",
-                out.peek()
-            ),
-        }
-    }
-    let rest: Vec<_> = out.collect();
-    assert!(
-        rest.is_empty(),
-        "the output has messages that are not in the input, or out of order: {rest:?}"
-    );
-    missing
-}
-
-/// A flow over `input` whose source, before every `every`-th message (never when 0), returns
-/// `Pending` once (waking itself): the upstream task then hands over partial batches.
-fn hesitant(input: Input, every: usize) -> Flow<impl Stream<Item = Message<u64>> + Send + 'static> {
-    Flow::from_messages(futures::stream::iter(input).enumerate().then(
-        move |(i, message)| async move {
-            if every > 0 && i % every == 0 {
-                tokio::task::yield_now().await;
-            }
-            message
-        },
-    ))
-}
-
 /// Reads a subscriber to its end, unwrapping the shared items, yielding to the runtime
 /// `pause(i)` times after the `i`-th message (from 0): a reader as slow as wanted.
 async fn read_slowly<St>(stream: St, pause: impl Fn(usize) -> usize) -> Input
@@ -145,35 +74,6 @@ where
     out
 }
 
-fn fast(_: usize) -> usize {
-    0
-}
-
-/// Slower than the source: a yield after every message, and now and then many.
-fn slow(i: usize) -> usize {
-    if i.is_multiple_of(61) {
-        40
-    } else {
-        1 + i % 3
-    }
-}
-
-/// Sets its flag when dropped: owned by a closure upstream of the broadcast, it tells when the
-/// upstream part of the flow (and so its task) is gone.
-struct SetOnDrop(Arc<AtomicBool>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, SeqCst);
-    }
-}
-
-fn drop_flag() -> (Arc<AtomicBool>, SetOnDrop) {
-    let flag = Arc::new(AtomicBool::new(false));
-    let guard = SetOnDrop(Arc::clone(&flag));
-    (flag, guard)
-}
-
 /// `flow` with `guard` owned by a closure in it: the flag is set once the flow is dropped.
 fn guarded<S>(flow: Flow<S>, guard: SetOnDrop) -> Flow<impl Stream<Item = Message<u64>> + Send>
 where
@@ -183,17 +83,6 @@ where
         let _owned = &guard;
         x
     })
-}
-
-/// Yields to the runtime until `done` holds, at most `limit` times; returns whether it held.
-async fn yield_until(limit: usize, mut done: impl FnMut() -> bool) -> bool {
-    for _ in 0..limit {
-        if done() {
-            return true;
-        }
-        tokio::task::yield_now().await;
-    }
-    done()
 }
 
 /// Runs `test` on a current-thread runtime with a paused clock, but fails instead of hanging if it

@@ -12,7 +12,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
@@ -21,9 +21,8 @@ use rheoflow::error::RecordError;
 use rheoflow::operators::{Route, RouteError};
 use rheoflow::{Control, Error, Flow, Message};
 
-use support::{barrier, data, end, watermark};
-
-type Input = Vec<Message<u64>>;
+use support::data;
+use support::fanout::{drop_flag, fast, hesitant, interleaved, slow, yield_until, Input};
 
 /// `(capacity, batch size)` pairs: tiny, equal, coprime, batch of one, the default batch size.
 const SHAPES: &[(usize, usize)] = &[
@@ -43,30 +42,6 @@ fn config(capacity: usize, batch_size: usize) -> StageConfig {
         .expect("a valid stage configuration")
 }
 
-/// Data items `0..n` with a control message after every `every`-th item (watermark, barrier and
-/// idle in turn; none when `every` is 0), two control messages ahead of any data, then `End`.
-fn interleaved(n: u64, every: u64) -> Input {
-    let mut messages = Vec::new();
-    if every > 0 {
-        messages.push(watermark(-1));
-        messages.push(barrier(0));
-    }
-    let mut controls = 0u64;
-    for x in 0..n {
-        messages.push(data(x));
-        if every > 0 && (x + 1) % every == 0 {
-            controls += 1;
-            messages.push(match controls % 3 {
-                0 => watermark(controls as i64),
-                1 => barrier(controls),
-                _ => Message::Control(Control::Idle),
-            });
-        }
-    }
-    messages.push(end());
-    messages
-}
-
 /// What output `output` must get: the input with the data items routed elsewhere left out.
 fn expected(input: &[Message<u64>], route: impl Fn(u64) -> usize, output: usize) -> Input {
     input
@@ -84,19 +59,6 @@ fn scatter(outputs: usize) -> impl Fn(u64) -> usize + Clone + Send + 'static {
     move |x| ((x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % outputs as u64) as usize
 }
 
-/// A flow over `input` whose source, before every `every`-th message (never when 0), returns
-/// `Pending` once (waking itself): the upstream task then hands over partial batches.
-fn hesitant(input: Input, every: usize) -> Flow<impl Stream<Item = Message<u64>> + Send + 'static> {
-    Flow::from_messages(futures::stream::iter(input).enumerate().then(
-        move |(i, message)| async move {
-            if every > 0 && i % every == 0 {
-                tokio::task::yield_now().await;
-            }
-            message
-        },
-    ))
-}
-
 /// Reads `stream` to its end, yielding to the runtime `pause(i)` times after the `i`-th message.
 async fn read_slowly<St>(stream: St, pause: impl Fn(usize) -> usize) -> Input
 where
@@ -112,44 +74,6 @@ where
         }
     }
     out
-}
-
-fn fast(_: usize) -> usize {
-    0
-}
-
-fn slow(i: usize) -> usize {
-    if i.is_multiple_of(61) {
-        40
-    } else {
-        1 + i % 3
-    }
-}
-
-/// Sets its flag when dropped: owned by a closure upstream of the route, it tells when the
-/// upstream part of the flow (and so its task) is gone.
-struct SetOnDrop(Arc<AtomicBool>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, SeqCst);
-    }
-}
-
-fn drop_flag() -> (Arc<AtomicBool>, SetOnDrop) {
-    let flag = Arc::new(AtomicBool::new(false));
-    let guard = SetOnDrop(Arc::clone(&flag));
-    (flag, guard)
-}
-
-async fn yield_until(limit: usize, mut done: impl FnMut() -> bool) -> bool {
-    for _ in 0..limit {
-        if done() {
-            return true;
-        }
-        tokio::task::yield_now().await;
-    }
-    done()
 }
 
 // 1. Each item to exactly one output, in order; control messages to all.

@@ -3,6 +3,8 @@
 // Each test file uses a different subset of the helpers.
 #![allow(dead_code)]
 
+pub(crate) mod fanout;
+
 use futures::StreamExt;
 use rheoflow::{Barrier, Control, Error, Flow, Message, Timestamp};
 
