@@ -44,6 +44,9 @@ pub enum Error {
     /// A sink failed to write.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// A checkpoint could not be saved or restored.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// A stage boundary with [`Overflow::Fail`](crate::channel::Overflow::Fail) was full.
     #[error("stage boundary overflowed its capacity of {capacity} items")]
     Overflow {

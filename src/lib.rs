@@ -61,6 +61,7 @@
 
 pub mod aggregate;
 pub mod channel;
+pub mod checkpoint;
 pub mod error;
 pub mod error_policy;
 mod flow;
