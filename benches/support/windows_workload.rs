@@ -79,34 +79,19 @@ pub(crate) fn flow_tumbling(n: u64) -> u64 {
 }
 
 pub(crate) fn hand_tumbling(n: u64) -> u64 {
-    let mut fired = 0u64;
-    let mut window: FxHashMap<u32, Stats> = FxHashMap::default();
-    let mut window_end = i64::MIN;
-    let mut window_start = 0;
-    for i in 0..n {
-        let e = event(i);
-        if e.ts >= window_end {
-            for (key, stats) in window.drain() {
-                black_box((key, window_start, window_end, stats));
-                fired += 1;
-            }
-            window_start = e.ts - e.ts.rem_euclid(WINDOW_MS);
-            window_end = window_start + WINDOW_MS;
-        }
-        stats_add(window.entry(e.key).or_insert((0, 0, None, None)), e.value);
-    }
-    for (key, stats) in window.drain() {
-        black_box((key, window_start, window_end, stats));
-        fired += 1;
-    }
-    fired
+    hand_tumbling_with::<rustc_hash::FxBuildHasher>(n)
 }
 
 /// The tumbling baseline with the standard library's `HashMap` (SipHash), as most hand-written
 /// code would use it.
 pub(crate) fn hand_tumbling_std(n: u64) -> u64 {
+    hand_tumbling_with::<std::collections::hash_map::RandomState>(n)
+}
+
+/// Tumbling windows the direct way, on a `HashMap` with hasher `H`.
+fn hand_tumbling_with<H: std::hash::BuildHasher + Default>(n: u64) -> u64 {
     let mut fired = 0u64;
-    let mut window: std::collections::HashMap<u32, Stats> = std::collections::HashMap::new();
+    let mut window: std::collections::HashMap<u32, Stats, H> = std::collections::HashMap::default();
     let mut window_end = i64::MIN;
     let mut window_start = 0;
     for i in 0..n {
