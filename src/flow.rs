@@ -6,6 +6,7 @@
 //! (`flow/run.rs`). Each operator's poll logic lives in `src/operators/`, in a file named after its
 //! method.
 
+mod checkpoint;
 mod concurrent;
 mod event_time;
 mod fallible;
@@ -27,6 +28,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
+use crate::checkpoint::{Checkpoints, Participant, Scope};
 use crate::metrics::{Metrics, OperatorCounters};
 use crate::operators::{IntoStream, IntoTryStream};
 use crate::source::{IterSource, StreamSource};
@@ -65,6 +67,7 @@ pin_project! {
         #[pin]
         stream: S,
         metrics: Metrics,
+        checkpoints: Option<(Checkpoints, Scope)>,
     }
 }
 
@@ -142,6 +145,7 @@ impl<S> Flow<S> {
         Flow {
             stream,
             metrics: Metrics::new(),
+            checkpoints: None,
         }
     }
 
@@ -185,7 +189,39 @@ impl<S> Flow<S> {
         Flow {
             stream: make(self.stream, counters),
             metrics: self.metrics,
+            checkpoints: self.checkpoints,
         }
+    }
+
+    /// Chains a stateful operator: like [`Flow::chain`], and when the flow is checkpointed,
+    /// `make` also gets the operator's part in the checkpoints, to restore and snapshot its
+    /// state.
+    pub(crate) fn chain_stateful<S2>(
+        self,
+        method: &str,
+        make: impl FnOnce(S, Arc<OperatorCounters>, Option<Participant>) -> S2,
+    ) -> Flow<S2> {
+        let counters = self.metrics.register(method);
+        let participant = self
+            .checkpoints
+            .as_ref()
+            .map(|(checkpoints, scope)| checkpoints.register(Arc::clone(&counters), scope.clone()));
+        Flow {
+            stream: make(self.stream, counters, participant),
+            metrics: self.metrics,
+            checkpoints: self.checkpoints,
+        }
+    }
+
+    /// The checkpointing of this flow, if any, and the scope its operators' ids live in.
+    pub(crate) fn checkpointing(&self) -> Option<&(Checkpoints, Scope)> {
+        self.checkpoints.as_ref()
+    }
+
+    /// Makes the operators chained after this flow take part in `checkpoints`, in `scope`.
+    pub(crate) fn with_checkpointing(mut self, checkpoints: Option<(Checkpoints, Scope)>) -> Self {
+        self.checkpoints = checkpoints;
+        self
     }
 
     /// Creates a flow from the source built by `make`, registering it as `method` so that its
@@ -196,6 +232,7 @@ impl<S> Flow<S> {
         Flow {
             stream: make(counters),
             metrics,
+            checkpoints: None,
         }
     }
 

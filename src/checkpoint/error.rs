@@ -58,6 +58,68 @@ pub enum CheckpointError {
         #[source]
         source: Arc<std::io::Error>,
     },
+    /// An operator's state could not be written to or restored from a checkpoint.
+    #[error("state of operator `{operator}`: {error}")]
+    State {
+        /// The stable id of the operator.
+        operator: String,
+        /// What went wrong.
+        #[source]
+        error: StateError,
+    },
+    /// Two operators of one flow have the same stable id, so their states would mix; name one
+    /// of them with [`Flow::name`](crate::Flow::name).
+    #[error("two operators have the stable id `{operator}`; give one of them another name")]
+    DuplicateOperator {
+        /// The id used twice.
+        operator: String,
+    },
+    /// A checkpoint was given up before it completed; the previous complete one still stands.
+    #[error("checkpoint {id} was aborted: {reason}")]
+    Aborted {
+        /// The checkpoint.
+        id: CheckpointId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The state of one operator could not be encoded, decoded or migrated.
+///
+/// # Examples
+///
+/// ```
+/// use rheoflow::checkpoint::StateError;
+///
+/// let err = StateError::IncompatibleVersion { found: 3, supported: 2 };
+/// assert_eq!(err.to_string(), "state version 3 is not supported (this build reads up to 2)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Serializing the state failed.
+    #[error("cannot encode state: {0}")]
+    Encode(String),
+    /// The bytes are not a state this operator wrote: truncated, or of another type.
+    #[error("cannot decode state: {0}")]
+    Decode(String),
+    /// The state was written by a version this build cannot read: a newer one, or an older
+    /// one without a migration.
+    #[error("state version {found} is not supported (this build reads up to {supported})")]
+    IncompatibleVersion {
+        /// The version in the checkpoint.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// A migration from an older version failed.
+    #[error("cannot migrate state from version {from}: {reason}")]
+    Migration {
+        /// The version in the checkpoint.
+        from: u32,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl CheckpointError {

@@ -1,6 +1,7 @@
 //! [`MemoryStore`]: the last few checkpoints, in memory.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::{
     check_keep_last, Checkpoint, CheckpointError, CheckpointId, CheckpointStore, DEFAULT_KEEP_LAST,
@@ -8,8 +9,9 @@ use super::{
 
 /// A checkpoint store that keeps the last K checkpoints in memory.
 ///
-/// Use it in tests, and for flows that restart an operator within the same process. Nothing
-/// survives the process; use [`DirectoryStore`](super::DirectoryStore) for that.
+/// Use it in tests, and for flows that restart within the same process. Nothing survives the
+/// process; use [`DirectoryStore`](super::DirectoryStore) for that. Clones share the same
+/// checkpoints, so a clone kept aside sees what a flow saved.
 ///
 /// # Examples
 ///
@@ -28,7 +30,7 @@ use super::{
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemoryStore {
-    checkpoints: BTreeMap<CheckpointId, Checkpoint>,
+    checkpoints: Arc<Mutex<BTreeMap<CheckpointId, Checkpoint>>>,
     keep_last: usize,
 }
 
@@ -36,7 +38,7 @@ impl MemoryStore {
     /// Creates an empty store that keeps the last [`DEFAULT_KEEP_LAST`] checkpoints.
     pub fn new() -> Self {
         MemoryStore {
-            checkpoints: BTreeMap::new(),
+            checkpoints: Arc::default(),
             keep_last: DEFAULT_KEEP_LAST,
         }
     }
@@ -63,6 +65,14 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<CheckpointId, Checkpoint>> {
+        self.checkpoints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore::new()
@@ -72,18 +82,19 @@ impl Default for MemoryStore {
 #[async_trait::async_trait]
 impl CheckpointStore for MemoryStore {
     async fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
-        self.checkpoints.insert(checkpoint.id(), checkpoint.clone());
-        while self.checkpoints.len() > self.keep_last {
-            self.checkpoints.pop_first();
+        let mut checkpoints = self.lock();
+        checkpoints.insert(checkpoint.id(), checkpoint.clone());
+        while checkpoints.len() > self.keep_last {
+            checkpoints.pop_first();
         }
         Ok(())
     }
 
     async fn latest(&self) -> Result<Option<Checkpoint>, CheckpointError> {
-        Ok(self.checkpoints.last_key_value().map(|(_, c)| c.clone()))
+        Ok(self.lock().last_key_value().map(|(_, c)| c.clone()))
     }
 
     async fn list(&self) -> Result<Vec<CheckpointId>, CheckpointError> {
-        Ok(self.checkpoints.keys().copied().collect())
+        Ok(self.lock().keys().copied().collect())
     }
 }

@@ -39,18 +39,25 @@
 //! # }
 //! ```
 
+mod coordinator;
 mod directory;
 mod error;
 mod format;
 mod memory;
+mod snapshot;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use self::coordinator::{Checkpoints, Trigger};
+pub(crate) use self::coordinator::{Participant, Progress, Scope};
 pub use self::directory::DirectoryStore;
-pub use self::error::{CheckpointError, CorruptReason};
+pub use self::error::{CheckpointError, CorruptReason, StateError};
 pub use self::memory::MemoryStore;
+pub use self::snapshot::{
+    decode, decode_value, decode_versioned, encode, encode_versioned, Persist, Snapshot,
+};
 
 /// The format version that this build writes, and the newest it reads.
 ///

@@ -35,7 +35,9 @@ where
         S2: Stream<Item = Message<T>>,
     {
         self.metrics.adopt(other.metrics);
+        let checkpoints = self.checkpoints.clone().or(other.checkpoints);
         let second = other.stream;
-        self.chain("union", |first, _| Union::new(first, second))
+        self.with_checkpointing(checkpoints)
+            .chain("union", |first, _| Union::new(first, second))
     }
 }

@@ -146,6 +146,7 @@ where
             .map(|stream| Flow {
                 stream,
                 metrics: self.metrics.clone(),
+                checkpoints: self.checkpoints.clone(),
             })
             .collect())
     }
@@ -301,6 +302,7 @@ where
             .map(|stream| Flow {
                 stream,
                 metrics: self.metrics.clone(),
+                checkpoints: self.checkpoints.clone(),
             })
             .collect()
     }

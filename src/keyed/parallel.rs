@@ -9,6 +9,7 @@ use tracing::Instrument;
 use super::KeyedFlow;
 use crate::channel::queue::{Counting, Queue};
 use crate::channel::StageConfig;
+use crate::checkpoint::Scope;
 use crate::error::ConfigError;
 use crate::operators::{produce, Launch, Parallel, Receiver, Route};
 use crate::{Flow, Message};
@@ -76,6 +77,10 @@ where
         }
         let (key, ttl) = (self.key, self.ttl);
         let metrics = self.flow.metrics();
+        let checkpoints = self
+            .flow
+            .checkpointing()
+            .map(|(checkpoints, _)| checkpoints.clone());
         Ok(self.flow.chain("parallel", |upstream, counters| {
             // Items in: routed to the partitions; items out: taken by the merge. The merge sets
             // the watermark.
@@ -103,9 +108,14 @@ where
                 .collect();
             let pipelines: Vec<S2> = Route::partitioned(upstream, config, inputs, key.clone())
                 .into_iter()
-                .map(|partition| {
+                .enumerate()
+                .map(|(index, partition)| {
+                    // Each partition's operators checkpoint under the partition's own ids.
+                    let scope = checkpoints.clone().map(|checkpoints| {
+                        (checkpoints, Scope::partition(Arc::clone(&counters), index))
+                    });
                     let keyed = KeyedFlow {
-                        flow: Flow::from_messages(partition),
+                        flow: Flow::from_messages(partition).with_checkpointing(scope),
                         key: key.clone(),
                         ttl,
                     };

@@ -4,6 +4,7 @@
 
 mod batch;
 mod broadcast;
+mod checkpointed;
 mod deadline;
 mod fan_in;
 mod fan_out;
@@ -33,6 +34,7 @@ mod window;
 
 pub use batch::Batch;
 pub use broadcast::Broadcast;
+pub use checkpointed::Checkpointed;
 pub use deadline::Deadline;
 pub use filter::Filter;
 pub use filter_map::FilterMap;

@@ -12,12 +12,35 @@ use crate::{Control, Message};
 #[must_use = "streams do nothing unless polled"]
 pub struct IterSource<I> {
     iter: I,
+    /// How many items were yielded (or skipped by a seek).
+    taken: u64,
     ended: bool,
 }
 
 impl<I> IterSource<I> {
     pub(crate) fn new(iter: I) -> Self {
-        IterSource { iter, ended: false }
+        IterSource {
+            iter,
+            taken: 0,
+            ended: false,
+        }
+    }
+
+    /// How many items were yielded: the position of the next one.
+    pub(crate) fn position(&self) -> crate::source::Position {
+        crate::source::Position::new(self.taken, self.taken)
+    }
+}
+
+impl<I: Iterator> IterSource<I> {
+    /// Skips items until `records` were taken in all.
+    pub(crate) fn skip_to(&mut self, records: u64) {
+        while self.taken < records {
+            if self.iter.next().is_none() {
+                break;
+            }
+            self.taken += 1;
+        }
     }
 }
 
@@ -29,7 +52,10 @@ impl<I: Iterator> Stream for IterSource<I> {
     #[inline]
     fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.iter.next() {
-            Some(item) => Poll::Ready(Some(Message::Data(item))),
+            Some(item) => {
+                self.taken += 1;
+                Poll::Ready(Some(Message::Data(item)))
+            }
             None if self.ended => Poll::Ready(None),
             None => {
                 self.ended = true;

@@ -25,7 +25,16 @@ use std::pin::Pin;
 use futures_core::Stream;
 
 /// A source: a stream of messages that can be asked to stop, for graceful shutdown
-/// ([`Flow::stop_on`](crate::Flow::stop_on)).
+/// ([`Flow::stop_on`](crate::Flow::stop_on)), and that may be replayable, for checkpoints
+/// ([`Flow::checkpointed`](crate::Flow::checkpointed)).
+///
+/// A *replayable* source reports its [`Position`] in its input and can [seek](Source::seek)
+/// back to a position it reported: a checkpoint saves the position at its barrier, and a flow
+/// restored from that checkpoint reads again from there, so nothing after the checkpoint is
+/// lost. The iterator source ([`Flow::from_iter`](crate::Flow::from_iter), counting items; the
+/// iterator must yield the same items again when the flow is rebuilt) and the file sources (by
+/// byte offset) are replayable. A channel source is not: what was read after the last
+/// checkpoint is gone with the process, and a flow over it is at-least-once at best.
 ///
 /// # Examples
 ///
@@ -57,9 +66,42 @@ pub trait Source: Stream {
     fn stop(self: Pin<&mut Self>) -> bool {
         false
     }
+
+    /// Where the source is in its input: the position just after the last item it yielded.
+    /// `None` (the default) for a source that cannot replay.
+    fn position(&self) -> Option<Position> {
+        None
+    }
+
+    /// Moves the source back (or forward) to `position`, one it reported earlier, before it is
+    /// first polled.
+    ///
+    /// # Errors
+    ///
+    /// The default: a [`ConfigError`](crate::error::ConfigError), the source is not
+    /// replayable. A replayable source fails with an I/O error when its input cannot seek.
+    fn seek(self: Pin<&mut Self>, position: Position) -> Result<(), crate::Error> {
+        let _ = position;
+        Err(
+            crate::error::ConfigError::new("source", "replayable to restore from a checkpoint")
+                .into(),
+        )
+    }
 }
 
-impl<I: Iterator> Source for IterSource<I> {}
+impl<I: Iterator> Source for IterSource<I> {
+    /// Counts the items yielded.
+    fn position(&self) -> Option<Position> {
+        Some(self.position())
+    }
+
+    /// Skips the items before `position` (which counts items), so the iterator must yield the
+    /// same items as when the position was taken.
+    fn seek(self: Pin<&mut Self>, position: Position) -> Result<(), crate::Error> {
+        self.get_mut().skip_to(position.records());
+        Ok(())
+    }
+}
 impl<St: Stream> Source for StreamSource<St> {}
 impl Source for IntervalSource {}
 impl<R, F> Source for FileSource<R, F> where FileSource<R, F>: Stream {}
