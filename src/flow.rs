@@ -12,11 +12,13 @@ mod event_time;
 mod fallible;
 mod fan_in;
 mod fan_out;
+mod processor;
 mod run;
 mod shutdown;
 mod stages;
 mod stateless;
 mod timed;
+mod transactional;
 
 pub use run::FlowTask;
 
@@ -213,6 +215,14 @@ impl<S> Flow<S> {
         }
     }
 
+    /// Registers the consumer at the end of a checkpointed flow (`method`) as taking part in its
+    /// checkpoints, so that a checkpoint completes only once its barrier was delivered.
+    pub(crate) fn output_participant(&self, counters: Option<Arc<OperatorCounters>>, method: &str) -> Option<Participant> {
+        let (checkpoints, scope) = self.checkpoints.as_ref()?;
+        let counters = counters.unwrap_or_else(|| self.metrics.register(method));
+        Some(checkpoints.register(counters, scope.clone()))
+    }
+
     /// The checkpointing of this flow, if any, and the scope its operators' ids live in.
     pub(crate) fn checkpointing(&self) -> Option<&(Checkpoints, Scope)> {
         self.checkpoints.as_ref()
@@ -259,7 +269,8 @@ impl<S> Flow<S> {
     where
         S: Stream<Item = Message<T>>,
     {
-        IntoStream::new(self.stream)
+        let participant = self.output_participant(None, "into_stream");
+        IntoStream::new(self.stream, participant)
     }
 
     /// Turns the flow into a plain stream of `Result`s: data items, then the pipeline's error if
@@ -285,7 +296,8 @@ impl<S> Flow<S> {
     where
         S: Stream<Item = Message<T>>,
     {
-        IntoTryStream::new(self.stream)
+        let participant = self.output_participant(None, "into_try_stream");
+        IntoTryStream::new(self.stream, participant)
     }
 }
 

@@ -69,6 +69,7 @@ pub mod keyed;
 mod message;
 pub mod metrics;
 pub mod operators;
+pub mod processor;
 pub mod resilience;
 pub mod sink;
 pub mod source;

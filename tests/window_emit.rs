@@ -189,12 +189,12 @@ async fn a_global_window_with_a_timer_trigger_fires_keys_with_new_items() {
     let start = Instant::now();
     let (tx, flow) = source::channel::<&str>(8).expect("capacity is not zero");
     let flow = flow
-        .key_by(|s| *s)
+        .key_by(|s| s.to_string())
         .global_window(GlobalWindow::with_trigger(Trigger::every(100 * MS)))
         .aggregate(Count)
         .map(|r| {
             assert_eq!(r.firing, Firing::OnTime);
-            (r.key, r.value)
+            (r.key.leak() as &str, r.value)
         });
     let feed = async move {
         tx.send("a").await.expect("the flow runs");
@@ -260,7 +260,7 @@ async fn processing_time_windows_fire_when_time_passes_their_end() {
     let before = system_millis();
     let (tx, flow) = source::channel::<&str>(8).expect("capacity is not zero");
     let flow = flow
-        .key_by(|s| *s)
+        .key_by(|s| s.to_string())
         .window_processing_time(Tumbling::of(Duration::from_secs(1)))
         .aggregate(Count);
     let after = system_millis();
@@ -303,7 +303,7 @@ async fn processing_time_windows_fire_when_time_passes_their_end() {
             // The end of input fires the last one.
             assert_eq!(*at, end_at, "{r:?}");
         }
-        got.push((window_start, r.key, r.value));
+        got.push((window_start, r.key.as_str(), r.value));
     }
     got.sort();
     assert_eq!(

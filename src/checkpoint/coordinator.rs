@@ -203,16 +203,14 @@ impl Checkpoints {
         CheckpointId::new(self.shared.triggered.fetch_add(1, Ordering::AcqRel) + 1)
     }
 
-    /// Waits until no checkpoint is in progress: every triggered checkpoint has been saved or
-    /// given up.
+    /// Waits until every complete checkpoint has been saved (or failed to save).
+    ///
+    /// A checkpoint that some operator has not acknowledged yet is not waited for: after a
+    /// flow stopped or was cut off, it never will be.
     pub async fn wait_idle(&self) {
         let mut progress = self.shared.progress.subscribe();
         loop {
-            let idle = {
-                let tracker = self.lock();
-                tracker.in_flight == 0 && tracker.pending.is_empty()
-            };
-            if idle {
+            if self.lock().in_flight == 0 {
                 return;
             }
             if progress.changed().await.is_err() {
@@ -485,6 +483,18 @@ impl Participant {
         match state {
             Ok(state) => self.checkpoints.record(self, None, state),
             Err(error) => tracing::warn!(operator = %self.id(), %error, "final state not saved"),
+        }
+    }
+
+    /// For the consumer at the end of a flow, which holds no state: acknowledges a barrier (once
+    /// everything before it was delivered) and finishes at the end of input. A checkpoint is
+    /// complete only once its barrier got all the way through, so what came before it was
+    /// delivered, not left in a queue.
+    pub(crate) fn on_delivered(&self, control: &crate::Control) {
+        match control {
+            crate::Control::Barrier(barrier) => self.ack(barrier, Ok(Vec::new())),
+            crate::Control::End => self.finish(Ok(Vec::new())),
+            _ => {}
         }
     }
 

@@ -29,8 +29,9 @@ impl<S: Source> Flow<S> {
     ///
     /// # Examples
     ///
-    /// A running count per key that resumes after a restart: the second run reads only what
-    /// came after the last checkpoint, and its counts go on from the restored ones.
+    /// A running count per key that resumes after a restart: the first run reads three words
+    /// and ends with a final checkpoint; the second run restores the counts and the source's
+    /// position, so it reads only the fourth word.
     ///
     /// ```
     /// use rheoflow::aggregate::Count;
@@ -40,25 +41,21 @@ impl<S: Source> Flow<S> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), rheoflow::Error> {
     /// let store = MemoryStore::new();
-    /// let words = ["a", "b", "a", "a"];
+    /// let words = ["a", "b", "a", "a"].map(String::from);
     ///
-    /// // The first run stops after three words, right after a checkpoint.
-    /// let checkpoints = Checkpoints::open(store.clone(), Trigger::every_events(3)).await?;
-    /// let first: Vec<(String, u64)> = Flow::from_iter(words.iter().take(3).map(|w| w.to_string()))
+    /// let checkpoints = Checkpoints::open(store.clone(), Trigger::every_events(100)).await?;
+    /// let first = Flow::from_iter(words[..3].to_vec())
     ///     .checkpointed(&checkpoints)
     ///     .key_by(|w: &String| w.clone())
     ///     .aggregate(Count)
     ///     .name("counts")
-    ///     .into_stream()
-    ///     .take(3)
-    ///     .collect()
-    ///     .await;
+    ///     .collect::<Vec<_>>()
+    ///     .await?;
     /// assert_eq!(first.last(), Some(&("a".to_string(), 2)));
     /// checkpoints.wait_idle().await;
     ///
-    /// // The second run restores the counts and skips the words already counted.
-    /// let checkpoints = Checkpoints::open(store, Trigger::every_events(3)).await?;
-    /// let second = Flow::from_iter(words.iter().map(|w| w.to_string()))
+    /// let checkpoints = Checkpoints::open(store, Trigger::every_events(100)).await?;
+    /// let second = Flow::from_iter(words.to_vec())
     ///     .checkpointed(&checkpoints)
     ///     .key_by(|w: &String| w.clone())
     ///     .aggregate(Count)

@@ -53,8 +53,8 @@ where
         F: FnMut(&T) -> Timestamp,
         G: WatermarkGenerator,
     {
-        self.chain("watermarks", |stream, _| {
-            Watermarks::new(stream, timestamp, strategy)
+        self.chain_stateful("watermarks", |stream, _, participant| {
+            Watermarks::new(stream, timestamp, strategy, participant)
         })
     }
 }

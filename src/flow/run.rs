@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::Flow;
 use crate::error::panic_message;
+use crate::checkpoint::Participant;
 use crate::metrics::OperatorCounters;
 use crate::sink::Sink;
 use crate::{Control, Error, Message};
@@ -74,13 +75,20 @@ where
     where
         F: FnMut(T),
     {
+        let participant = self.output_participant(None, "for_each");
         let mut stream = pin!(self.stream);
         while let Some(message) = stream.next().await {
             match message {
                 Message::Data(item) => f(item),
                 Message::Control(Control::Failed(error)) => return Err(*error),
-                Message::Control(Control::End) => return Ok(()),
-                Message::Control(_) => {}
+                Message::Control(control) => {
+                    if let Some(participant) = &participant {
+                        participant.on_delivered(&control);
+                    }
+                    if let Control::End = control {
+                        return Ok(());
+                    }
+                }
             }
         }
         Ok(())
@@ -121,10 +129,16 @@ where
         // Registered now rather than at the first poll, so that it shows in a snapshot taken
         // right after `spawn`.
         let counters = self.metrics.register("send_to");
-        self.write_all(sink, counters)
+        let participant = self.output_participant(Some(Arc::clone(&counters)), "send_to");
+        self.write_all(sink, counters, participant)
     }
 
-    async fn write_all<K>(self, mut sink: K, counters: Arc<OperatorCounters>) -> Result<K, Error>
+    async fn write_all<K>(
+        self,
+        mut sink: K,
+        counters: Arc<OperatorCounters>,
+        participant: Option<Participant>,
+    ) -> Result<K, Error>
     where
         K: Sink<T>,
         T: Send + 'static,
@@ -150,17 +164,24 @@ where
                         write(&mut sink, &mut batch, &counters).await?;
                     }
                 }
-                Some(Message::Control(Control::Barrier(_))) => {
+                Some(Message::Control(Control::Barrier(barrier))) => {
                     write(&mut sink, &mut batch, &counters).await?;
                     sink.flush().await?;
+                    // Everything before the barrier is in the sink: at-least-once.
+                    if let Some(participant) = &participant {
+                        participant.on_delivered(&Control::Barrier(barrier));
+                    }
                 }
                 Some(Message::Control(Control::Failed(error))) => {
                     write(&mut sink, &mut batch, &counters).await?;
                     return Err(*error);
                 }
-                Some(Message::Control(Control::End)) | None => {
+                end @ (Some(Message::Control(Control::End)) | None) => {
                     write(&mut sink, &mut batch, &counters).await?;
                     sink.close().await?;
+                    if let (Some(participant), Some(_)) = (&participant, end) {
+                        participant.on_delivered(&Control::End);
+                    }
                     return Ok(sink);
                 }
                 Some(Message::Control(_)) => {}

@@ -2,6 +2,8 @@
 
 use std::hash::Hash;
 
+use crate::checkpoint::Persist;
+
 use crate::window::{
     CountState, CountWindow, CountWindows, EmitPolicy, GlobalState, GlobalWindow, PaneState,
     Session, SessionState, Sliding, TimeWindow, Tumbling, WindowFn, WindowResult, WindowState,
@@ -36,7 +38,10 @@ impl WindowAssigner for Tumbling {
     type Window = TimeWindow;
 }
 
-impl<K: Hash + Eq + Clone, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F> for Tumbling {
+impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F> for Tumbling
+where
+    F::Acc: Persist,
+{
     type State = PaneState<K, T, F>;
 
     fn build(self, lateness: i64, policy: EmitPolicy, f: F) -> Self::State {
@@ -48,7 +53,10 @@ impl WindowAssigner for Sliding {
     type Window = TimeWindow;
 }
 
-impl<K: Hash + Eq + Clone, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F> for Sliding {
+impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F> for Sliding
+where
+    F::Acc: Persist,
+{
     type State = PaneState<K, T, F>;
 
     fn build(self, lateness: i64, policy: EmitPolicy, f: F) -> Self::State {
@@ -60,7 +68,10 @@ impl WindowAssigner for Session {
     type Window = TimeWindow;
 }
 
-impl<K: Hash + Eq + Clone, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F> for Session {
+impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F> for Session
+where
+    F::Acc: Persist,
+{
     type State = SessionState<K, T, F>;
 
     fn build(self, lateness: i64, policy: EmitPolicy, f: F) -> Self::State {
@@ -72,7 +83,10 @@ impl WindowAssigner for CountWindows {
     type Window = CountWindow;
 }
 
-impl<K: Hash + Eq + Clone, T, F: WindowFn<K, CountWindow, T>> BuildState<K, T, F> for CountWindows {
+impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, CountWindow, T>> BuildState<K, T, F> for CountWindows
+where
+    F::Acc: Persist,
+{
     type State = CountState<K, T, F>;
 
     fn build(self, _lateness: i64, _policy: EmitPolicy, f: F) -> Self::State {
@@ -84,8 +98,10 @@ impl WindowAssigner for GlobalWindow {
     type Window = GlobalWindow;
 }
 
-impl<K: Hash + Eq + Clone, T, F: WindowFn<K, GlobalWindow, T>> BuildState<K, T, F>
+impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, GlobalWindow, T>> BuildState<K, T, F>
     for GlobalWindow
+where
+    F::Acc: Persist,
 {
     type State = GlobalState<K, T, F>;
 

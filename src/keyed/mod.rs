@@ -283,9 +283,10 @@ where
         A: Aggregator<T>,
     {
         let (key, ttl) = (self.key, self.ttl);
-        self.flow.chain("aggregate", |stream, counters| {
-            RunningAggregate::new(stream, key, Aggregate(aggregator), ttl, counters)
-        })
+        self.flow
+            .chain_stateful("aggregate", |stream, counters, participant| {
+                RunningAggregate::new(stream, key, Aggregate(aggregator), ttl, counters, participant)
+            })
     }
 
     /// Runs a [`KeyedProcessFunction`] over the keyed flow: per-key state, event-time and
@@ -303,9 +304,10 @@ where
         P: KeyedProcessFunction<K, T>,
     {
         let (key, ttl) = (self.key, self.ttl);
-        self.flow.chain("process", |stream, counters| {
-            KeyedProcess::new(stream, key, function, ttl, counters)
-        })
+        self.flow
+            .chain_stateful("process", |stream, counters, participant| {
+                KeyedProcess::new(stream, key, function, ttl, counters, participant)
+            })
     }
 
     /// Combines each key's items pairwise with `f`, emitting `(key, result)` after every item.
@@ -333,9 +335,10 @@ where
         T: Clone,
     {
         let (key, ttl) = (self.key, self.ttl);
-        self.flow.chain("reduce", |stream, counters| {
-            RunningAggregate::new(stream, key, Reduce(f), ttl, counters)
-        })
+        self.flow
+            .chain_stateful("reduce", |stream, counters, participant| {
+                RunningAggregate::new(stream, key, Reduce(f), ttl, counters, participant)
+            })
     }
 }
 

@@ -13,9 +13,10 @@ use pin_project_lite::pin_project;
 use rustc_hash::FxHashMap;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use crate::checkpoint::{self, CheckpointError, Participant, Persist, StateError};
 use crate::metrics::{OperatorCounters, Tally};
 use crate::window::WindowFn;
-use crate::Message;
+use crate::{Control, Error, Message};
 
 /// Frees keys that saw no item for a while.
 #[derive(Debug)]
@@ -39,6 +40,8 @@ pin_project! {
         state: FxHashMap<K, (F::Acc, Option<Instant>)>,
         ttl: Option<Ttl>,
         counters: Arc<OperatorCounters>,
+        participant: Option<Participant>,
+        restored: bool,
         // Items in and out (one result per item), published to `counters` every few hundred.
         tally: Tally,
         _item: PhantomData<fn(T)>,
@@ -55,6 +58,7 @@ where
         f: F,
         ttl: Option<Duration>,
         counters: Arc<OperatorCounters>,
+        participant: Option<Participant>,
     ) -> Self {
         let ttl = ttl.map(|ttl| {
             let mut sweep = tokio::time::interval_at(Instant::now() + ttl, ttl);
@@ -68,6 +72,8 @@ where
             state: FxHashMap::default(),
             ttl,
             counters,
+            participant,
+            restored: false,
             tally: Tally::default(),
             _item: PhantomData,
         }
@@ -78,13 +84,22 @@ impl<S, KF, F, K, T> Stream for RunningAggregate<S, KF, F, K, T>
 where
     S: Stream<Item = Message<T>>,
     KF: FnMut(&T) -> K,
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + Persist,
     F: WindowFn<K, (), T>,
+    F::Acc: Persist,
 {
     type Item = Message<(K, F::Output)>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
+        if !*this.restored {
+            *this.restored = true;
+            if let Some(participant) = this.participant.as_ref() {
+                if let Err(error) = restore(participant, this.state, this.ttl.is_some()) {
+                    return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(error)))));
+                }
+            }
+        }
         if let Some(ttl) = this.ttl.as_mut() {
             while ttl.sweep.poll_tick(cx).is_ready() {
                 let now = Instant::now();
@@ -117,10 +132,17 @@ where
                 Poll::Ready(Some(Message::Data((key, output))))
             }
             Poll::Ready(Some(Message::Control(control))) => {
+                if let Some(participant) = this.participant.as_ref() {
+                    match &control {
+                        Control::Barrier(barrier) => participant.ack(barrier, snapshot(this.state)),
+                        Control::End => participant.finish(snapshot(this.state)),
+                        _ => {}
+                    }
+                }
                 if control.is_terminal() {
                     this.state.clear();
                 }
-                if !matches!(control, crate::Control::Watermark(_)) {
+                if !matches!(control, Control::Watermark(_)) {
                     this.tally.publish(this.counters);
                 }
                 Poll::Ready(Some(Message::Control(control)))
@@ -135,6 +157,42 @@ where
             }
         }
     }
+}
+
+/// The version of the running aggregate's state this build writes.
+const STATE_VERSION: u32 = 1;
+
+/// Every key's accumulator. The time a key was last seen is not kept: after a restore each key
+/// starts a fresh TTL.
+fn snapshot<K: Persist, A: Persist>(
+    state: &FxHashMap<K, (A, Option<Instant>)>,
+) -> Result<Vec<u8>, StateError> {
+    let entries: Vec<(&K, &A)> = state.iter().map(|(key, (acc, _))| (key, acc)).collect();
+    checkpoint::encode_versioned(STATE_VERSION, &entries)
+}
+
+fn restore<K: Hash + Eq + Persist, A: Persist>(
+    participant: &Participant,
+    state: &mut FxHashMap<K, (A, Option<Instant>)>,
+    ttl: bool,
+) -> Result<(), Error> {
+    let Some(bytes) = participant.restored() else {
+        return Ok(());
+    };
+    let entries: Vec<(K, A)> = checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
+        Err(StateError::IncompatibleVersion {
+            found,
+            supported: STATE_VERSION,
+        })
+    })
+    .map_err(|error| CheckpointError::State {
+        operator: participant.id(),
+        error,
+    })?;
+    let now = ttl.then(Instant::now);
+    state.clear();
+    state.extend(entries.into_iter().map(|(key, acc)| (key, (acc, now))));
+    Ok(())
 }
 
 impl<S: fmt::Debug, KF, F, K, T> fmt::Debug for RunningAggregate<S, KF, F, K, T>

@@ -188,9 +188,9 @@ where
     {
         let state = self.assigner.build(self.lateness, self.policy, f);
         let (key, time, late, timer) = (self.key, self.time, self.late, self.timer);
-        self.flow.chain(method, |stream, counters| {
+        self.flow.chain_stateful(method, |stream, counters, participant| {
             let late = LateHandler::new(late.into_output(), counters.clone());
-            KeyedWindow::new(stream, key, time, state, late, timer, counters)
+            KeyedWindow::new(stream, key, time, state, late, timer, counters, participant)
         })
     }
 

@@ -5,6 +5,7 @@ use std::task::{ready, Context, Poll};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
+use crate::checkpoint::Participant;
 use crate::{Control, Error, Message};
 
 pin_project! {
@@ -14,14 +15,17 @@ pin_project! {
         #[pin]
         stream: S,
         done: bool,
+        // In a checkpointed flow: acknowledges each barrier as it passes the consumer.
+        participant: Option<Participant>,
     }
 }
 
 impl<S> IntoStream<S> {
-    pub(crate) fn new(stream: S) -> Self {
+    pub(crate) fn new(stream: S, participant: Option<Participant>) -> Self {
         IntoStream {
             stream,
             done: false,
+            participant,
         }
     }
 }
@@ -38,7 +42,12 @@ where
         while !*this.done {
             match ready!(this.stream.as_mut().poll_next(cx)) {
                 Some(Message::Data(item)) => return Poll::Ready(Some(item)),
-                Some(Message::Control(control)) => *this.done = control.is_terminal(),
+                Some(Message::Control(control)) => {
+                    if let Some(participant) = this.participant.as_ref() {
+                        participant.on_delivered(&control);
+                    }
+                    *this.done = control.is_terminal();
+                }
                 None => *this.done = true,
             }
         }
@@ -70,14 +79,17 @@ pin_project! {
         #[pin]
         stream: S,
         done: bool,
+        // In a checkpointed flow: acknowledges each barrier as it passes the consumer.
+        participant: Option<Participant>,
     }
 }
 
 impl<S> IntoTryStream<S> {
-    pub(crate) fn new(stream: S) -> Self {
+    pub(crate) fn new(stream: S, participant: Option<Participant>) -> Self {
         IntoTryStream {
             stream,
             done: false,
+            participant,
         }
     }
 }
@@ -97,7 +109,12 @@ where
                     *this.done = true;
                     return Poll::Ready(Some(Err(*error)));
                 }
-                Some(Message::Control(control)) => *this.done = control.is_terminal(),
+                Some(Message::Control(control)) => {
+                    if let Some(participant) = this.participant.as_ref() {
+                        participant.on_delivered(&control);
+                    }
+                    *this.done = control.is_terminal();
+                }
                 None => *this.done = true,
             }
         }

@@ -13,10 +13,11 @@ use pin_project_lite::pin_project;
 use rustc_hash::FxHashMap;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
+use crate::checkpoint::{self, CheckpointError, Participant, Persist, StateError};
 use crate::keyed::{KeyEntry, KeyedContext, KeyedProcessFunction, TimeDomain, Timer};
 use crate::metrics::{OperatorCounters, Tally};
 use crate::time::{Clock, Timestamp};
-use crate::{Control, Message};
+use crate::{Control, Error, Message};
 
 /// Timer queues: time → keys with a timer then (entries are checked against the key's own set,
 /// so deleted timers are skipped).
@@ -62,6 +63,8 @@ pin_project! {
         new_event_timers: Vec<Timestamp>,
         new_processing_timers: Vec<Timestamp>,
         counters: Arc<OperatorCounters>,
+        participant: Option<Participant>,
+        restored: bool,
         // Items in and outputs out, published to `counters` every few hundred.
         tally: Tally,
         _item: PhantomData<fn(T)>,
@@ -78,6 +81,7 @@ where
         function: P,
         ttl: Option<Duration>,
         counters: Arc<OperatorCounters>,
+        participant: Option<Participant>,
     ) -> Self {
         KeyedProcess {
             stream,
@@ -97,6 +101,8 @@ where
             new_event_timers: Vec::new(),
             new_processing_timers: Vec::new(),
             counters,
+            participant,
+            restored: false,
             tally: Tally::default(),
             _item: PhantomData,
         }
@@ -191,13 +197,31 @@ impl<S, KF, P, K, T> Stream for KeyedProcess<S, KF, P, K, T>
 where
     S: Stream<Item = Message<T>>,
     KF: FnMut(&T) -> K,
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + Persist,
     P: KeyedProcessFunction<K, T>,
+    P::State: Persist,
 {
     type Item = Message<P::Output>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
+        if !*this.restored {
+            *this.restored = true;
+            if let Some(participant) = this.participant.as_ref() {
+                let restored = restore(
+                    participant,
+                    this.keys,
+                    this.event_timers,
+                    this.processing_timers,
+                    this.watermark,
+                );
+                if let Err(error) = restored {
+                    *this.done = true;
+                    return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(error)))));
+                }
+                arm(this.clock, this.processing_timers, this.timer, this.armed_for);
+            }
+        }
         loop {
             if let Some(output) = this.out.pop_front() {
                 this.tally.count_out(this.counters);
@@ -275,6 +299,14 @@ where
                     *this.pending = Some(Control::Watermark(watermark));
                 }
                 Poll::Ready(Some(Message::Control(control))) => {
+                    if let Some(participant) = this.participant.as_ref() {
+                        let state = || snapshot(parts.keys, parts.watermark);
+                        match &control {
+                            Control::Barrier(barrier) => participant.ack(barrier, state()),
+                            Control::End => participant.finish(state()),
+                            _ => {}
+                        }
+                    }
                     if control.is_terminal() {
                         *this.done = true;
                         this.keys.clear();
@@ -295,6 +327,74 @@ where
 }
 
 /// Arms the processing-time timer for the earliest processing-time timer, if it changed.
+/// The version of a keyed process function's state this build writes.
+const STATE_VERSION: u32 = 1;
+
+/// What a checkpoint holds of one key: its state and its pending timers.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeySnapshot<K, S> {
+    key: K,
+    state: Option<S>,
+    event_timers: Vec<Timestamp>,
+    processing_timers: Vec<Timestamp>,
+}
+
+/// The watermark and every key's state and timers. When a key was last seen is not kept:
+/// after a restore each key starts a fresh TTL.
+fn snapshot<K: serde::Serialize, S: serde::Serialize>(
+    keys: &FxHashMap<K, KeyEntry<S>>,
+    watermark: Timestamp,
+) -> Result<Vec<u8>, StateError> {
+    let entries: Vec<KeySnapshot<&K, &S>> = keys
+        .iter()
+        .map(|(key, entry)| KeySnapshot {
+            key,
+            state: entry.state.as_ref(),
+            event_timers: entry.event_timers.iter().copied().collect(),
+            processing_timers: entry.processing_timers.iter().copied().collect(),
+        })
+        .collect();
+    checkpoint::encode_versioned(STATE_VERSION, &(watermark, entries))
+}
+
+fn restore<K: Hash + Eq + Clone + Persist, S: Persist>(
+    participant: &Participant,
+    keys: &mut FxHashMap<K, KeyEntry<S>>,
+    event_timers: &mut TimerQueue<K>,
+    processing_timers: &mut TimerQueue<K>,
+    watermark: &mut Timestamp,
+) -> Result<(), Error> {
+    let Some(bytes) = participant.restored() else {
+        return Ok(());
+    };
+    let (restored_watermark, entries): (Timestamp, Vec<KeySnapshot<K, S>>) =
+        checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
+            Err(StateError::IncompatibleVersion {
+                found,
+                supported: STATE_VERSION,
+            })
+        })
+        .map_err(|error| CheckpointError::State {
+            operator: participant.id(),
+            error,
+        })?;
+    *watermark = restored_watermark;
+    for snapshot in entries {
+        let mut entry = KeyEntry::new();
+        entry.state = snapshot.state;
+        for at in snapshot.event_timers {
+            entry.event_timers.insert(at);
+            event_timers.entry(at).or_default().push(snapshot.key.clone());
+        }
+        for at in snapshot.processing_timers {
+            entry.processing_timers.insert(at);
+            processing_timers.entry(at).or_default().push(snapshot.key.clone());
+        }
+        keys.insert(snapshot.key, entry);
+    }
+    Ok(())
+}
+
 fn arm<K>(
     clock: &Clock,
     timers: &TimerQueue<K>,

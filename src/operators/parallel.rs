@@ -64,6 +64,9 @@ impl<U> Stream for Parallel<U> {
         }
         let partitions = this.outputs.len();
         loop {
+            if let Some(control) = this.fan_in.take_pending() {
+                return Poll::Ready(Some(control));
+            }
             if this.fan_in.is_done() {
                 return Poll::Ready(None);
             }

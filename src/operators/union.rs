@@ -43,6 +43,9 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let mut this = self.project();
         loop {
+            if let Some(control) = this.fan_in.take_pending() {
+                return Poll::Ready(Some(control));
+            }
             if this.fan_in.is_done() {
                 return Poll::Ready(None);
             }

@@ -8,8 +8,9 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
+use crate::checkpoint::{self, CheckpointError, Participant, StateError};
 use crate::time::{Clock, Timestamp, WatermarkGenerator, WatermarkStrategy};
-use crate::{Control, Message};
+use crate::{Control, Error, Message};
 
 pin_project! {
     /// The stream returned by [`Flow::watermarks`](crate::Flow::watermarks).
@@ -26,6 +27,9 @@ pin_project! {
         #[pin]
         idle_timer: Option<Sleep>,
         wall_clock: Option<WallClockTicker>,
+        // The operator's part in the flow's checkpoints: the last watermark is its state.
+        participant: Option<Participant>,
+        restored: bool,
     }
 }
 
@@ -44,7 +48,12 @@ struct WallClockTicker {
 }
 
 impl<S, F, G> Watermarks<S, F, G> {
-    pub(crate) fn new(stream: S, timestamp: F, strategy: WatermarkStrategy<G>) -> Self {
+    pub(crate) fn new(
+        stream: S,
+        timestamp: F,
+        strategy: WatermarkStrategy<G>,
+        participant: Option<Participant>,
+    ) -> Self {
         let idle = strategy.idle_timeout.map(|timeout| IdleTracker {
             timeout,
             last_event: Instant::now(),
@@ -72,6 +81,8 @@ impl<S, F, G> Watermarks<S, F, G> {
             idle,
             idle_timer,
             wall_clock,
+            participant,
+            restored: false,
         }
     }
 }
@@ -86,6 +97,21 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let mut this = self.project();
+        if !*this.restored {
+            *this.restored = true;
+            match restore(this.participant.as_ref()) {
+                // The restored watermark goes out first: the generator never goes behind it.
+                Ok(Some(watermark)) if watermark > *this.current => {
+                    *this.current = watermark;
+                    return Poll::Ready(Some(Message::Control(Control::Watermark(watermark))));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    *this.ended = true;
+                    return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(error)))));
+                }
+            }
+        }
         if let Some(control) = this.pending.take() {
             return Poll::Ready(Some(Message::Control(control)));
         }
@@ -112,6 +138,9 @@ where
                 // upstream are replaced by the ones it generates.
                 Poll::Ready(Some(Message::Control(Control::Watermark(_) | Control::Idle))) => {}
                 Poll::Ready(Some(Message::Control(Control::End))) => {
+                    if let Some(participant) = this.participant.as_ref() {
+                        participant.finish(snapshot(Timestamp::MAX));
+                    }
                     *this.ended = true;
                     *this.pending = Some(Control::End);
                     if *this.current < Timestamp::MAX {
@@ -123,6 +152,11 @@ where
                     return Poll::Ready(this.pending.take().map(Message::Control));
                 }
                 Poll::Ready(Some(Message::Control(control))) => {
+                    if let (Control::Barrier(barrier), Some(participant)) =
+                        (&control, this.participant.as_ref())
+                    {
+                        participant.ack(barrier, snapshot(*this.current));
+                    }
                     *this.ended = control.is_terminal();
                     return Poll::Ready(Some(Message::Control(control)));
                 }
@@ -162,6 +196,35 @@ where
         }
         Poll::Pending
     }
+}
+
+/// The version of the state this build writes.
+const STATE_VERSION: u32 = 1;
+
+/// The state of the operator: the last watermark it sent. A custom generator's own state is
+/// not kept; after a restore it starts afresh, but never sends a watermark behind this one.
+fn snapshot(current: Timestamp) -> Result<Vec<u8>, StateError> {
+    checkpoint::encode_versioned(STATE_VERSION, &current)
+}
+
+fn restore(participant: Option<&Participant>) -> Result<Option<Timestamp>, Error> {
+    let Some((participant, bytes)) = participant.and_then(|p| Some((p, p.restored()?))) else {
+        return Ok(None);
+    };
+    checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
+        Err(StateError::IncompatibleVersion {
+            found,
+            supported: STATE_VERSION,
+        })
+    })
+    .map(Some)
+    .map_err(|error| {
+        CheckpointError::State {
+            operator: participant.id(),
+            error,
+        }
+        .into()
+    })
 }
 
 impl<S: fmt::Debug, F, G: fmt::Debug> fmt::Debug for Watermarks<S, F, G> {

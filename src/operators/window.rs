@@ -11,10 +11,11 @@ use pin_project_lite::pin_project;
 use tokio::time::{Interval, Sleep};
 
 use crate::channel::SideOutput;
+use crate::checkpoint::{CheckpointError, Participant};
 use crate::metrics::{DropReason, OperatorCounters, Tally};
 use crate::time::{Clock, Timestamp};
 use crate::window::{Placement, WindowState};
-use crate::{Control, Message};
+use crate::{Control, Error, Message};
 
 /// Where a window operator's items get their time.
 #[derive(Debug)]
@@ -133,6 +134,9 @@ pin_project! {
         timer: Option<Pin<Box<Sleep>>>,
         armed: bool,
         counters: Arc<OperatorCounters>,
+        // The operator's part in the flow's checkpoints; restored from on the first poll.
+        participant: Option<Participant>,
+        restored: bool,
         // Items in and results out (counted as they fire), published to `counters` every few
         // hundred.
         tally: Tally,
@@ -153,6 +157,7 @@ where
         late: LateHandler<T>,
         early: Option<std::time::Duration>,
         counters: Arc<OperatorCounters>,
+        participant: Option<Participant>,
     ) -> Self {
         let early = early.map(|period| {
             let start = tokio::time::Instant::now() + period;
@@ -178,6 +183,8 @@ where
             // Only processing-time windows arm a timer.
             armed,
             counters,
+            participant,
+            restored: false,
             tally: Tally::default(),
             _item: PhantomData,
         }
@@ -196,6 +203,13 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
+        if !*this.restored {
+            *this.restored = true;
+            if let Err(error) = restore(this.participant.as_ref(), this.state) {
+                *this.done = true;
+                return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(error)))));
+            }
+        }
         loop {
             if *this.watermark_first {
                 *this.watermark_first = false;
@@ -302,8 +316,18 @@ where
                 Some(Message::Control(Control::End)) => {
                     this.state.finish(this.out);
                     fired(this.tally, this.counters, this.out.len(), "end");
+                    if let Some(participant) = this.participant {
+                        participant.finish(this.state.snapshot());
+                    }
                     *this.pending = Some(Control::End);
                     *this.done = true;
+                }
+                Some(Message::Control(Control::Barrier(barrier))) => {
+                    // The state now holds exactly the items before the barrier.
+                    if let Some(participant) = this.participant {
+                        participant.ack(&barrier, this.state.snapshot());
+                    }
+                    *this.pending = Some(Control::Barrier(barrier));
                 }
                 Some(Message::Control(control)) => {
                     *this.done = control.is_terminal();
@@ -317,6 +341,23 @@ where
 
 /// Counts the `results` that just fired on `trigger` as items out, and emits a trace event for
 /// them. Called after every item and watermark: only the check for zero is inline.
+/// Restores the window state from the flow's checkpoint, if it holds one for this operator.
+fn restore<T, St: WindowState<T>>(
+    participant: Option<&Participant>,
+    state: &mut St,
+) -> Result<(), Error> {
+    let Some((participant, bytes)) = participant.and_then(|p| Some((p, p.restored()?))) else {
+        return Ok(());
+    };
+    state.restore(bytes).map_err(|error| {
+        CheckpointError::State {
+            operator: participant.id(),
+            error,
+        }
+        .into()
+    })
+}
+
 #[inline(always)]
 fn fired(tally: &mut Tally, counters: &OperatorCounters, results: usize, trigger: &'static str) {
     if results > 0 {

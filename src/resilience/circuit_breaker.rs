@@ -64,6 +64,28 @@ pub struct CircuitOpen {
 impl CircuitOpen {
     /// How long until the breaker lets a trial call through: `None` when it is half-open and
     /// its trial calls are all taken (the wait depends on how they end).
+    ///
+    /// Handy for a `Retry-After` header.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::CircuitBreaker;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), rheoflow::error::ConfigError> {
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_threshold(1)?
+    ///     .reset_timeout(Duration::from_secs(30))
+    ///     .build();
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// tokio::time::advance(Duration::from_secs(20)).await;
+    /// let refused = breaker.try_acquire().unwrap_err();
+    /// assert_eq!(refused.retry_after(), Some(Duration::from_secs(10)));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
@@ -97,6 +119,14 @@ pub enum CallError<E> {
 
 impl<E> CallError<E> {
     /// The error of the function, if it was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::CallError;
+    ///
+    /// assert_eq!(CallError::Failed("timeout").into_failed(), Some("timeout"));
+    /// ```
     pub fn into_failed(self) -> Option<E> {
         match self {
             CallError::Failed(err) => Some(err),
@@ -137,21 +167,73 @@ pub struct CircuitMetrics {
 
 impl CircuitMetrics {
     /// The state of the breaker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::{CircuitBreaker, CircuitState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let breaker = CircuitBreaker::default();
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// assert_eq!(breaker.metrics().state(), CircuitState::Closed);
+    /// # }
+    /// ```
     pub fn state(&self) -> CircuitState {
         self.state
     }
 
     /// The failures since the last success (or since the breaker closed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::{CircuitBreaker, CircuitState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let breaker = CircuitBreaker::default();
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// assert_eq!(breaker.metrics().consecutive_failures(), 1);
+    /// # }
+    /// ```
     pub fn consecutive_failures(&self) -> u32 {
         self.consecutive_failures
     }
 
     /// The calls refused since the breaker was made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::{CircuitBreaker, CircuitState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let breaker = CircuitBreaker::default();
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// assert_eq!(breaker.metrics().rejected_calls(), 0);
+    /// # }
+    /// ```
     pub fn rejected_calls(&self) -> u64 {
         self.rejected_calls
     }
 
     /// How many times the breaker opened, reopening from half-open included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::{CircuitBreaker, CircuitState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let breaker = CircuitBreaker::default();
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// assert_eq!(breaker.metrics().times_opened(), 0);
+    /// # }
+    /// ```
     pub fn times_opened(&self) -> u64 {
         self.times_opened
     }
@@ -191,6 +273,15 @@ pub struct CircuitBreakerBuilder {
 
 impl CircuitBreakerBuilder {
     /// Names the breaker in its `tracing` events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder().name(format!("shard-{}", 3)).build();
+    /// assert_eq!(breaker.name(), Some("shard-3"));
+    /// ```
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = Some(name.into());
         self
@@ -201,6 +292,22 @@ impl CircuitBreakerBuilder {
     /// # Errors
     ///
     /// Zero is a [`ConfigError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::{CircuitBreaker, CircuitState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), rheoflow::error::ConfigError> {
+    /// let breaker = CircuitBreaker::builder().failure_threshold(2)?.build();
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// assert_eq!(breaker.state(), CircuitState::Closed);
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn failure_threshold(mut self, failures: u32) -> Result<Self, ConfigError> {
         if failures == 0 {
             return Err(ConfigError::new(
@@ -214,6 +321,25 @@ impl CircuitBreakerBuilder {
 
     /// Lets trial calls through (half-open) once the breaker has been open for `timeout`, by
     /// tokio's clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::{CircuitBreaker, CircuitState};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), rheoflow::error::ConfigError> {
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_threshold(1)?
+    ///     .reset_timeout(Duration::from_millis(250))
+    ///     .build();
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// tokio::time::sleep(Duration::from_millis(250)).await;
+    /// assert_eq!(breaker.state(), CircuitState::HalfOpen);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn reset_timeout(mut self, timeout: Duration) -> Self {
         self.reset_timeout = timeout;
         self
@@ -224,6 +350,29 @@ impl CircuitBreakerBuilder {
     /// # Errors
     ///
     /// Zero is a [`ConfigError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::CircuitBreaker;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), rheoflow::error::ConfigError> {
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_threshold(1)?
+    ///     .reset_timeout(Duration::from_secs(1))
+    ///     .half_open_max_calls(2)?
+    ///     .build();
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// tokio::time::advance(Duration::from_secs(1)).await;
+    ///
+    /// let trials = [breaker.try_acquire(), breaker.try_acquire()];
+    /// assert!(trials.iter().all(Result::is_ok));
+    /// assert!(breaker.try_acquire().is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn half_open_max_calls(mut self, calls: u32) -> Result<Self, ConfigError> {
         if calls == 0 {
             return Err(ConfigError::new(
@@ -240,6 +389,30 @@ impl CircuitBreakerBuilder {
     /// # Errors
     ///
     /// Zero is a [`ConfigError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::{CircuitBreaker, CircuitState};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), rheoflow::error::ConfigError> {
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_threshold(1)?
+    ///     .reset_timeout(Duration::from_secs(1))
+    ///     .success_threshold(2)?
+    ///     .build();
+    /// breaker.try_acquire().expect("closed").record_failure();
+    /// tokio::time::advance(Duration::from_secs(1)).await;
+    ///
+    /// breaker.try_acquire().expect("half-open").record_success();
+    /// assert_eq!(breaker.state(), CircuitState::HalfOpen);
+    /// breaker.try_acquire().expect("half-open").record_success();
+    /// assert_eq!(breaker.state(), CircuitState::Closed);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn success_threshold(mut self, successes: u32) -> Result<Self, ConfigError> {
         if successes == 0 {
             return Err(ConfigError::new(
@@ -252,6 +425,17 @@ impl CircuitBreakerBuilder {
     }
 
     /// Makes the breaker, closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::{CircuitBreaker, CircuitState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// assert_eq!(CircuitBreaker::builder().build().state(), CircuitState::Closed);
+    /// # }
+    /// ```
     pub fn build(self) -> CircuitBreaker {
         CircuitBreaker {
             shared: Arc::new(Shared {
@@ -687,12 +871,40 @@ pub struct CircuitPermit {
 
 impl CircuitPermit {
     /// Reports that the call succeeded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::CircuitBreaker;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), rheoflow::resilience::CircuitOpen> {
+    /// let breaker = CircuitBreaker::default();
+    /// breaker.try_acquire()?.record_success();
+    /// assert_eq!(breaker.metrics().consecutive_failures(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn record_success(mut self) {
         self.reported = true;
         self.breaker.report(self.generation, self.trial, true);
     }
 
     /// Reports that the call failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rheoflow::resilience::CircuitBreaker;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), rheoflow::resilience::CircuitOpen> {
+    /// let breaker = CircuitBreaker::default();
+    /// breaker.try_acquire()?.record_failure();
+    /// assert_eq!(breaker.metrics().consecutive_failures(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn record_failure(mut self) {
         self.reported = true;
         self.breaker.report(self.generation, self.trial, false);

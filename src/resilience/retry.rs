@@ -204,7 +204,8 @@ impl<E> RetryError<E> {
 /// The pause after the `n`-th failed attempt is `initial_backoff * multiplier^(n - 1)`, capped at
 /// `max_backoff` ([`RetryPolicy::delay_for`]), then randomized by the [`Jitter`]. Pauses are
 /// `tokio::time::sleep`s, so under paused time (`start_paused = true`) tests are instant and
-/// exact.
+/// exact. Tokio's timer has a resolution of one millisecond: it rounds a pause up to the next
+/// whole millisecond, which matters only for jittered or sub-millisecond delays.
 ///
 /// The defaults: 3 attempts, 100 ms initial backoff doubling up to 10 s, no jitter, no attempt
 /// timeout, every error retried.
@@ -234,7 +235,7 @@ impl<E> RetryError<E> {
 /// let value = policy
 ///     .call(|| async {
 ///         match calls.fetch_add(1, Ordering::Relaxed) {
-///             0 | 1 => Err("busy"),
+///             0 | 1 => Err(std::io::Error::other("busy")),
 ///             _ => Ok(42),
 ///         }
 ///     })
@@ -403,7 +404,8 @@ impl<R> RetryPolicy<R> {
     }
 
     /// Draws the jitter from a pseudo-random generator seeded with `seed`, so that every call
-    /// pauses exactly as long as [`RetryPolicy::delays`] says.
+    /// pauses as long as [`RetryPolicy::delays`] says (rounded up to the millisecond by tokio's
+    /// timer).
     ///
     /// Meant for tests and reproducible runs: every call made with a seeded policy draws the same
     /// delays, so seeded callers retry in lockstep. Without a seed, every call draws its own.
@@ -554,8 +556,9 @@ impl<R> RetryPolicy<R> {
     /// The pauses a call makes between its attempts, jitter included: `max_attempts - 1`
     /// delays.
     ///
-    /// With a seed ([`RetryPolicy::with_seed`]) these are exactly the pauses of every call;
-    /// without one, each `delays()` draws fresh jitter, as each call does.
+    /// With a seed ([`RetryPolicy::with_seed`]) these are the pauses of every call (which
+    /// tokio's timer rounds up to the millisecond); without one, each `delays()` draws fresh
+    /// jitter, as each call does.
     ///
     /// # Examples
     ///

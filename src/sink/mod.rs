@@ -3,18 +3,28 @@
 //! A [`Sink`] takes items in batches, asynchronously. Run a flow into one with
 //! [`Flow::send_to`](crate::Flow::send_to) or [`Flow::spawn`](crate::Flow::spawn).
 //!
-//! The built-in sinks are at-least-once: after a failure and a replay, items written since the last
-//! checkpoint may be written again.
+//! Guarantees, worded like Flink's: the sinks run with [`Flow::send_to`](crate::Flow::send_to)
+//! are at-least-once — after a failure and a replay from a checkpoint, items written since that
+//! checkpoint are written again. A [two-phase-commit](TwoPhaseCommit) sink run with
+//! [`Flow::send_exactly_once`](crate::Flow::send_exactly_once) is exactly-once end to end, given
+//! a replayable source ([`Source::seek`](crate::source::Source::seek)): its output becomes
+//! visible only once the checkpoint that covers it is complete, and recovery commits or discards
+//! what a crash left pending. [`ExactlyOnceJsonLines`] is such a sink for JSON-lines files.
 
 mod channel;
 mod collect;
+mod exactly_once;
 mod for_each;
 mod json_lines;
+mod transactional;
 
 pub use channel::{Channel, ChannelClosed};
 pub use collect::Collect;
+pub use exactly_once::{exactly_once_json_lines, ExactlyOnceJsonLines, PendingAppend};
 pub use for_each::ForEach;
 pub use json_lines::{stdout, JsonLines};
+pub(crate) use transactional::run as run_exactly_once;
+pub use transactional::TwoPhaseCommit;
 
 use crate::error::SinkError;
 

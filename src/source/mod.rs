@@ -104,7 +104,6 @@ impl<I: Iterator> Source for IterSource<I> {
 }
 impl<St: Stream> Source for StreamSource<St> {}
 impl Source for IntervalSource {}
-impl<R, F> Source for FileSource<R, F> where FileSource<R, F>: Stream {}
 impl<T> Source for crate::channel::SideOutputSource<T> {}
 
 impl<T> Source for ChannelSource<T> {

@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap;
 
 use super::state::{Placement, WindowFn, WindowState};
 use super::{CountWindow, Firing, WindowResult};
+use crate::checkpoint::{self, Persist, StateError};
 use crate::Timestamp;
 
 /// Count windows per key: tumbling (every `size` items) or sliding (the last `size` items, every
@@ -67,7 +68,7 @@ fn gcd(mut x: u64, mut y: u64) -> u64 {
 }
 
 /// One key: complete slices of `pane` items (the last `b`), the slice being filled, and counters.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct KeyWindows<A> {
     complete: VecDeque<A>,
     current: Option<A>,
@@ -211,8 +212,9 @@ impl<A> KeyWindows<A> {
 
 impl<K, T, F> WindowState<T> for CountState<K, T, F>
 where
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + Persist,
     F: WindowFn<K, CountWindow, T>,
+    F::Acc: Persist,
 {
     type Key = K;
     type Output = WindowResult<K, F::Output, CountWindow>;
@@ -277,6 +279,20 @@ where
     fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+
+    fn snapshot(&self) -> Result<Vec<u8>, StateError> {
+        checkpoint::encode_versioned(STATE_VERSION, &self.keys)
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        self.keys = checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
+                Err(StateError::IncompatibleVersion {
+                    found,
+                    supported: STATE_VERSION,
+                })
+            })?;
+        Ok(())
+    }
 }
 
 impl<K, T, F: WindowFn<K, CountWindow, T>> std::fmt::Debug for CountState<K, T, F> {
@@ -287,3 +303,6 @@ impl<K, T, F: WindowFn<K, CountWindow, T>> std::fmt::Debug for CountState<K, T, 
             .finish()
     }
 }
+
+/// The version of the state this build writes.
+const STATE_VERSION: u32 = 1;

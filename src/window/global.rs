@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 
 use super::state::{Placement, WindowFn, WindowState};
 use super::{Firing, WindowResult};
+use crate::checkpoint::{self, Persist, StateError};
 use crate::Timestamp;
 
 /// One window per key that never closes by itself: a [`Trigger`] fires it, and the end of input
@@ -98,7 +99,7 @@ impl Trigger {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct KeyState<A> {
     acc: A,
     count: u64,
@@ -151,8 +152,9 @@ where
 
 impl<K, T, F> WindowState<T> for GlobalState<K, T, F>
 where
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + Persist,
     F: WindowFn<K, GlobalWindow, T>,
+    F::Acc: Persist,
 {
     type Key = K;
     type Output = WindowResult<K, F::Output, GlobalWindow>;
@@ -212,6 +214,20 @@ where
     fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+
+    fn snapshot(&self) -> Result<Vec<u8>, StateError> {
+        checkpoint::encode_versioned(STATE_VERSION, &self.keys)
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        self.keys = checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
+                Err(StateError::IncompatibleVersion {
+                    found,
+                    supported: STATE_VERSION,
+                })
+            })?;
+        Ok(())
+    }
 }
 
 impl<K, T, F: WindowFn<K, GlobalWindow, T>> std::fmt::Debug for GlobalState<K, T, F> {
@@ -222,3 +238,6 @@ impl<K, T, F: WindowFn<K, GlobalWindow, T>> std::fmt::Debug for GlobalState<K, T
             .finish()
     }
 }
+
+/// The version of the state this build writes.
+const STATE_VERSION: u32 = 1;

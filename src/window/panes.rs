@@ -15,6 +15,7 @@ use super::assigner::TimeAssigner;
 use super::result::clamp;
 use super::state::{Placement, WindowFn, WindowState};
 use super::{EmitPolicy, Firing, TimeWindow, WindowResult};
+use crate::checkpoint::{self, Persist, StateError};
 use crate::Timestamp;
 
 /// A slice's accumulators, per key.
@@ -324,8 +325,9 @@ where
 
 impl<K, T, F> WindowState<T> for PaneState<K, T, F>
 where
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + Persist,
     F: WindowFn<K, TimeWindow, T>,
+    F::Acc: Persist,
 {
     type Key = K;
     type Output = WindowResult<K, F::Output>;
@@ -407,6 +409,55 @@ where
     fn is_empty(&self) -> bool {
         self.panes.is_empty()
     }
+
+    fn snapshot(&self) -> Result<Vec<u8>, StateError> {
+        let slices: Vec<(i128, &Slice<K, F::Acc>)> = self
+            .panes
+            .iter()
+            .map(|(&n, &slot)| (n, &self.slots[slot]))
+            .collect();
+        let state = PaneSnapshot {
+            watermark: self.watermark.millis(),
+            slices,
+            early_counts: &self.early_counts,
+        };
+        checkpoint::encode_versioned(STATE_VERSION, &state)
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let state: PaneSnapshot<Vec<(i128, Slice<K, F::Acc>)>, BTreeMap<i128, FxHashMap<K, u64>>> =
+            checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
+                Err(StateError::IncompatibleVersion {
+                    found,
+                    supported: STATE_VERSION,
+                })
+            })?;
+        self.watermark = Timestamp::from_millis(state.watermark);
+        self.panes.clear();
+        self.slots.clear();
+        self.free_slots.clear();
+        self.cache = None;
+        for (n, slice) in state.slices {
+            self.panes.insert(n, self.slots.len());
+            self.slots.push(slice);
+        }
+        self.early_counts = state.early_counts;
+        self.update_next_due();
+        Ok(())
+    }
+}
+
+/// The version of [`PaneSnapshot`] this build writes.
+const STATE_VERSION: u32 = 1;
+
+/// What a checkpoint holds of tumbling and sliding windows: the watermark, and the
+/// accumulators of every slice still held, per key. Written from borrowed slices, read back
+/// owned.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PaneSnapshot<S, E> {
+    watermark: i64,
+    slices: S,
+    early_counts: E,
 }
 
 impl<K, T, F> PaneState<K, T, F>

@@ -14,9 +14,10 @@ use rustc_hash::FxHashMap;
 use super::result::clamp;
 use super::state::{Placement, WindowFn, WindowState};
 use super::{EmitPolicy, Firing, TimeWindow, WindowResult};
+use crate::checkpoint::{self, Persist, StateError};
 use crate::Timestamp;
 
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Sess<A> {
     start: i128,
     end: i128,
@@ -122,8 +123,9 @@ where
 
 impl<K, T, F> WindowState<T> for SessionState<K, T, F>
 where
-    K: Hash + Eq + Clone,
+    K: Hash + Eq + Clone + Persist,
     F: WindowFn<K, TimeWindow, T>,
+    F::Acc: Persist,
 {
     type Key = K;
     type Output = WindowResult<K, F::Output>;
@@ -251,6 +253,25 @@ where
     fn is_empty(&self) -> bool {
         self.sessions.is_empty()
     }
+
+    fn snapshot(&self) -> Result<Vec<u8>, StateError> {
+        let state = (self.watermark.millis(), &self.sessions, &self.timers);
+        checkpoint::encode_versioned(STATE_VERSION, &state)
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let (watermark, sessions, timers): (i64, _, _) =
+            checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
+                Err(StateError::IncompatibleVersion {
+                    found,
+                    supported: STATE_VERSION,
+                })
+            })?;
+        self.watermark = Timestamp::from_millis(watermark);
+        self.sessions = sessions;
+        self.timers = timers;
+        Ok(())
+    }
 }
 
 impl<K, T, F: WindowFn<K, TimeWindow, T>> std::fmt::Debug for SessionState<K, T, F> {
@@ -262,3 +283,6 @@ impl<K, T, F: WindowFn<K, TimeWindow, T>> std::fmt::Debug for SessionState<K, T,
             .finish()
     }
 }
+
+/// The version of the state this build writes.
+const STATE_VERSION: u32 = 1;

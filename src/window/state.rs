@@ -77,4 +77,21 @@ pub trait WindowState<T> {
 
     /// Whether no window state is held.
     fn is_empty(&self) -> bool;
+
+    /// The state for a checkpoint: every open window's contents and the watermark, encoded
+    /// with a version ([`checkpoint::encode_versioned`](crate::checkpoint::encode_versioned)).
+    ///
+    /// # Errors
+    ///
+    /// [`StateError::Encode`](crate::checkpoint::StateError::Encode) when a key or an
+    /// accumulator fails to serialize.
+    fn snapshot(&self) -> Result<Vec<u8>, crate::checkpoint::StateError>;
+
+    /// Replaces the state with one [`WindowState::snapshot`] wrote. On error the state is left
+    /// as it was: a state is restored whole or not at all.
+    ///
+    /// # Errors
+    ///
+    /// A [`StateError`](crate::checkpoint::StateError) when `bytes` are not such a state.
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), crate::checkpoint::StateError>;
 }

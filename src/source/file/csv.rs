@@ -148,6 +148,10 @@ impl<T: DeserializeOwned> Format for Csv<T> {
     fn header_pending(&self) -> bool {
         self.headers.is_none()
     }
+
+    fn restart_record(&mut self) {
+        self.split.state = Split::StartField;
+    }
 }
 
 impl<T> fmt::Debug for Csv<T> {

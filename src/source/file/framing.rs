@@ -32,6 +32,10 @@ pub(crate) trait Format {
     fn header_pending(&self) -> bool {
         false
     }
+
+    /// Forgets what [`Format::find_end`] saw of the current record: the input moved (a seek)
+    /// and the next byte starts a record.
+    fn restart_record(&mut self) {}
 }
 
 /// A record read by the [`Framer`]: where it started and what became of it.
@@ -97,6 +101,20 @@ impl Framer {
     /// The byte offset just after the last record finished (decoded or failed).
     pub(super) fn committed(&self) -> u64 {
         self.committed
+    }
+
+    /// The byte offset of the first byte not consumed from the reader.
+    pub(super) fn consumed(&self) -> u64 {
+        self.pos
+    }
+
+    /// Starts over at byte `offset`, between two records, after the reader was moved there:
+    /// whatever was read of a record is dropped.
+    pub(super) fn restart_at(&mut self, offset: u64) {
+        self.reset();
+        self.start = offset;
+        self.pos = offset;
+        self.committed = offset;
     }
 
     /// Reads the next record. `Ok(None)` at the end of input.

@@ -8,7 +8,7 @@ pub use self::csv::{Csv, FieldCountError};
 pub use self::json_lines::JsonLines;
 
 use std::fmt;
-use std::io;
+use std::io::{self, SeekFrom};
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,12 +17,13 @@ use std::task::{ready, Context, Poll};
 use futures_core::Stream;
 use serde::de::DeserializeOwned;
 use tokio::fs::File;
-use tokio::io::{AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncSeek, BufReader};
 
-use self::framing::{Format, Framer, Outcome};
+use self::framing::{Format, Frame, Framer, Outcome};
 use crate::error::{ConfigError, FailedRecord};
 use crate::error_policy::{DeadLetter, ErrorPolicy, PolicyHandler, RawRecord};
 use crate::metrics::{DropReason, OperatorCounters, Tally};
+use crate::source::Source;
 use crate::{Control, Error, Flow, Message};
 
 /// The size of the read buffer over the input.
@@ -72,7 +73,8 @@ where
 /// Opens the CSV file at `path`, to read its rows into `T`s by header name.
 ///
 /// The file is read as a stream through a 64 KiB buffer, never whole into memory. See [`csv`] for
-/// readers that are not files.
+/// readers that are not files. The source is [replayable](FileSourceBuilder::replayable): a
+/// checkpointed flow over it resumes at the byte offset of its checkpoint.
 ///
 /// # Errors
 ///
@@ -115,7 +117,7 @@ pub async fn csv_file<T>(path: impl AsRef<Path>) -> io::Result<FileSourceBuilder
 where
     T: DeserializeOwned,
 {
-    Ok(csv(File::open(path).await?))
+    Ok(csv(File::open(path).await?).replayable())
 }
 
 /// Reads JSON lines from `reader`, decoding each line into a `T`.
@@ -159,7 +161,9 @@ where
 /// Opens the JSON-lines file at `path`, to read each line into a `T`.
 ///
 /// The file is read as a stream through a 64 KiB buffer, never whole into memory. See
-/// [`json_lines`] for readers that are not files.
+/// [`json_lines`] for readers that are not files. The source is
+/// [replayable](FileSourceBuilder::replayable): a checkpointed flow over it resumes at the byte
+/// offset of its checkpoint.
 ///
 /// # Errors
 ///
@@ -195,7 +199,7 @@ pub async fn json_lines_file<T>(
 where
     T: DeserializeOwned,
 {
-    Ok(json_lines(File::open(path).await?))
+    Ok(json_lines(File::open(path).await?).replayable())
 }
 
 /// Configures a [`FileSource`]: created by [`csv`], [`csv_file`], [`json_lines`] and
@@ -206,6 +210,7 @@ pub struct FileSourceBuilder<R, F> {
     method: &'static str,
     max_record_len: usize,
     policy: ErrorPolicy<RawRecord>,
+    seeker: Option<Seeker<R>>,
 }
 
 impl<R, F> FileSourceBuilder<R, F> {
@@ -216,7 +221,52 @@ impl<R, F> FileSourceBuilder<R, F> {
             method,
             max_record_len: DEFAULT_MAX_RECORD_LEN,
             policy: ErrorPolicy::fail(),
+            seeker: None,
         }
+    }
+
+    /// Makes the source replayable: it reports its [`Position`] to checkpoints, and a flow
+    /// restored from a checkpoint ([`Flow::checkpointed`]) seeks the reader to the byte offset
+    /// saved there instead of reading the input again from its start.
+    ///
+    /// Offsets count from where the reader was when the source was built. For CSV, the header
+    /// is read first, from there, then the reader seeks past the records already read. Record
+    /// indices go on from the restored position.
+    ///
+    /// The sources of [`csv_file`] and [`json_lines_file`] are replayable already; call this
+    /// for other readers that can seek, such as [`std::io::Cursor`]. A source over a reader
+    /// that cannot seek (standard input, a socket) is not replayable: it reports no position,
+    /// and a checkpointed flow over it reads on from wherever its input is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use rheoflow::source::{self, Position, Source};
+    /// use std::pin::Pin;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), rheoflow::Error> {
+    /// let input = std::io::Cursor::new(b"id\n1\n2\n3\n".to_vec());
+    /// let mut rows = source::csv::<(u32,), _>(input).replayable().into_flow().into_messages();
+    /// // Resume after the header and the first row (bytes 0..5).
+    /// Source::seek(Pin::new(&mut rows), Position::new(5, 2))?;
+    /// let rest: Vec<_> = rows.filter_map(|m| async move { m.into_data() }).collect().await;
+    /// assert_eq!(rest, [(2,), (3,)]);
+    ///
+    /// // Bytes in memory cannot seek: no position for checkpoints.
+    /// let input: &[u8] = b"id\n1\n";
+    /// let rows = source::csv::<(u32,), _>(input).into_flow().into_messages();
+    /// assert_eq!(Source::position(&rows), None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn replayable(mut self) -> Self
+    where
+        R: AsyncRead + AsyncSeek,
+    {
+        self.seeker = Some(Seeker::new());
+        self
     }
 
     /// Sets the longest record accepted, in bytes, line terminator excluded (default 8 MiB).
@@ -314,6 +364,7 @@ impl<R, F> FileSourceBuilder<R, F> {
             method,
             max_record_len,
             policy,
+            seeker,
         } = self;
         Flow::from_source(method, |counters| FileSource {
             reader: BufReader::with_capacity(READ_BUFFER, reader),
@@ -324,6 +375,8 @@ impl<R, F> FileSourceBuilder<R, F> {
             tally: Tally::default(),
             index: 0,
             done: false,
+            seeker,
+            restore: None,
         })
     }
 }
@@ -371,6 +424,7 @@ impl<R, F: fmt::Debug> fmt::Debug for FileSourceBuilder<R, F> {
             .field("format", &self.format)
             .field("max_record_len", &self.max_record_len)
             .field("policy", &self.policy)
+            .field("replayable", &self.seeker.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -454,7 +508,9 @@ impl Position {
 ///   make an empty record; a last line without one is still read. Empty lines are bad records.
 /// - **Positions.** Each record is known by its index (from 0; for CSV the header is record 0)
 ///   and the byte offset of its first byte in the input. [`FileSource::position`] tells how far
-///   the source has read, for checkpoints.
+///   the source has read, for checkpoints. Over a reader that can seek (a file, see
+///   [`FileSourceBuilder::replayable`]) the source is replayable: a checkpointed flow resumes
+///   at the byte offset of its checkpoint ([`Source::seek`]).
 /// - **Bad records** (too long, empty, not decodable) go to the error policy set with
 ///   [`FileSourceBuilder::on_error`] (by default the flow fails with [`Error::Record`], naming
 ///   the record's index and offset) and are counted in the flow's metrics. Under
@@ -502,6 +558,45 @@ pub struct FileSource<R, F> {
     tally: Tally,
     index: u64,
     done: bool,
+    /// How to move the reader, when it can seek.
+    seeker: Option<Seeker<R>>,
+    /// A seek asked for and not done yet: it is done on the next poll.
+    restore: Option<Restore>,
+}
+
+/// How a reader that can seek is moved, kept as plain functions so that [`FileSource`] needs no
+/// `AsyncSeek` bound: a source over a reader that cannot seek simply has none.
+struct Seeker<R> {
+    start: fn(Pin<&mut BufReader<R>>, SeekFrom) -> io::Result<()>,
+    complete: fn(Pin<&mut BufReader<R>>, &mut Context<'_>) -> Poll<io::Result<u64>>,
+}
+
+impl<R: AsyncRead + AsyncSeek> Seeker<R> {
+    fn new() -> Self {
+        Seeker {
+            start: <BufReader<R> as AsyncSeek>::start_seek,
+            complete: <BufReader<R> as AsyncSeek>::poll_complete,
+        }
+    }
+}
+
+impl<R> Clone for Seeker<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Seeker<R> {}
+
+/// The steps of a seek to a restored position.
+#[derive(Debug, Clone, Copy)]
+enum Restore {
+    /// Read the CSV header first, from the start of the input.
+    Header(Position),
+    /// Let the reader finish an operation in flight, then start the seek.
+    Settle(Position),
+    /// The seek is under way.
+    Seeking(Position),
 }
 
 impl<R, F> FileSource<R, F> {
@@ -534,6 +629,12 @@ impl<R, F> FileSource<R, F> {
     {
         if self.done {
             return Poll::Ready(None);
+        }
+        if self.restore.is_some() {
+            if let Err(error) = ready!(self.poll_restore(cx)) {
+                self.restore = None;
+                return self.terminate(Control::Failed(Box::new(error)));
+            }
         }
         loop {
             ready!(self.policy.poll_ready(cx));
@@ -569,6 +670,70 @@ impl<R, F> FileSource<R, F> {
         }
     }
 
+    /// Moves the reader to the position asked for by [`Source::seek`].
+    fn poll_restore(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>>
+    where
+        R: AsyncRead + Unpin,
+        F: Format,
+    {
+        let Some(seeker) = self.seeker else {
+            return Poll::Ready(Ok(()));
+        };
+        while let Some(step) = self.restore {
+            match step {
+                Restore::Header(to) if self.format.header_pending() => {
+                    let polled =
+                        self.framer
+                            .poll_frame(Pin::new(&mut self.reader), cx, &mut self.format);
+                    match ready!(polled)? {
+                        Some(Frame {
+                            offset,
+                            outcome: Outcome::Bad { error, .. },
+                        }) => {
+                            self.counters.drop_one(DropReason::Failed);
+                            let failed = FailedRecord::new(0, Some(offset), error);
+                            return Poll::Ready(Err(Error::Record(failed)));
+                        }
+                        Some(_) => self.restore = Some(Restore::Settle(to)),
+                        None => {
+                            return Poll::Ready(Err(Error::from(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "the input ended before the position to restore",
+                            ))))
+                        }
+                    }
+                }
+                Restore::Header(to) => self.restore = Some(Restore::Settle(to)),
+                Restore::Settle(to) => {
+                    ready!((seeker.complete)(Pin::new(&mut self.reader), cx))?;
+                    let by = i64::try_from(to.offset()).ok().and_then(|to| {
+                        i64::try_from(self.framer.consumed())
+                            .ok()
+                            .and_then(|from| to.checked_sub(from))
+                    });
+                    let Some(by) = by else {
+                        return Poll::Ready(Err(Error::from(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "the position to restore is out of range",
+                        ))));
+                    };
+                    // Relative to what the source consumed, so that offsets count from where
+                    // the reader started; the buffered reader accounts for what it holds.
+                    (seeker.start)(Pin::new(&mut self.reader), SeekFrom::Current(by))?;
+                    self.restore = Some(Restore::Seeking(to));
+                }
+                Restore::Seeking(to) => {
+                    ready!((seeker.complete)(Pin::new(&mut self.reader), cx))?;
+                    self.framer.restart_at(to.offset());
+                    self.format.restart_record();
+                    self.index = to.records();
+                    self.restore = None;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
     fn terminate<T>(&mut self, control: Control) -> Poll<Option<Message<T>>> {
         self.done = true;
         Poll::Ready(Some(Message::Control(control)))
@@ -596,6 +761,45 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().poll_source(cx)
+    }
+}
+
+/// Replayable over a reader that can seek ([`FileSourceBuilder::replayable`]); otherwise the
+/// default: no position, and [`Source::seek`] fails.
+impl<R, F> Source for FileSource<R, F>
+where
+    FileSource<R, F>: Stream + Unpin,
+{
+    /// The position ([`FileSource::position`]) when the reader can seek, `None` otherwise.
+    fn position(&self) -> Option<Position> {
+        self.seeker.map(|_| FileSource::position(self))
+    }
+
+    /// Resumes at `position` on the next poll: for CSV, reads the header from the start of the
+    /// input, then seeks to `position`'s byte offset; record indices go on from its record
+    /// count.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when the reader cannot seek. Errors of the seek itself end the flow
+    /// with [`Error::Io`] on the next poll.
+    fn seek(self: Pin<&mut Self>, position: Position) -> Result<(), Error> {
+        let this = self.get_mut();
+        if this.seeker.is_none() {
+            return Err(ConfigError::new(
+                "file source reader",
+                "seekable to restore from a checkpoint (FileSourceBuilder::replayable)",
+            )
+            .into());
+        }
+        this.done = false;
+        if position.offset() == 0 && this.framer.consumed() == 0 {
+            this.index = position.records();
+            this.restore = None;
+        } else {
+            this.restore = Some(Restore::Header(position));
+        }
+        Ok(())
     }
 }
 
