@@ -73,6 +73,7 @@ pub mod processor;
 pub mod resilience;
 pub mod sink;
 pub mod source;
+pub mod supervision;
 pub mod time;
 pub mod window;
 

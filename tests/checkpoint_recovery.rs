@@ -211,3 +211,52 @@ proptest! {
         });
     }
 }
+
+/// A graceful shutdown that keeps state takes a savepoint: the restart resumes from it, and
+/// the two runs together emit every window exactly once.
+#[tokio::test]
+async fn a_savepoint_on_graceful_shutdown_resumes_without_replay() {
+    use rheoflow::{CancellationToken, Shutdown};
+
+    let input = events(5, 300);
+    let mut golden = run(MemoryStore::new(), &input, None, false).await;
+    golden.sort();
+    for stop_after in [1usize, 17, 150, 299] {
+        let store = MemoryStore::new();
+        let mut rows = Vec::new();
+        for stop in [Some(stop_after), None] {
+            let checkpoints = Checkpoints::open(store.clone(), Trigger::every_events(1_000))
+                .await
+                .expect("the store is readable");
+            let token = CancellationToken::new();
+            let mut seen = 0;
+            let cancel = token.clone();
+            let out: Vec<Row> = Flow::from_iter(input.clone())
+                .checkpointed(&checkpoints)
+                .stop_on(token, Shutdown::KeepState)
+                .inspect(move |_| {
+                    seen += 1;
+                    if Some(seen) == stop {
+                        cancel.cancel();
+                    }
+                })
+                .watermarks(
+                    |e: &Event| Timestamp::from_millis(e.1),
+                    WatermarkStrategy::bounded_out_of_orderness(Duration::from_millis(30)),
+                )
+                .key_by(|e: &Event| e.0)
+                .window(Tumbling::of(Duration::from_millis(100)), |e: &Event| {
+                    Timestamp::from_millis(e.1)
+                })
+                .aggregate((Count, Sum::of(|e: &Event| e.2)))
+                .map(|r| (r.key, r.window.start().millis(), r.value.0, r.value.1))
+                .collect()
+                .await
+                .expect("the flow runs");
+            checkpoints.wait_idle().await;
+            rows.extend(out);
+        }
+        rows.sort();
+        assert_eq!(rows, golden, "stopped after {stop_after} events");
+    }
+}

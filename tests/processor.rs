@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use rheoflow::checkpoint::{
-    self, CheckpointError, CheckpointStore, Checkpoints, MemoryStore, Snapshot, StateError,
-    Trigger,
+    self, CheckpointError, CheckpointStore, Checkpoints, MemoryStore, Snapshot, StateError, Trigger,
 };
 use rheoflow::keyed::KeyedContext;
 use rheoflow::operators::{Process, ProcessAsync};
@@ -60,14 +59,7 @@ async fn fn_processors_emit_one_optional_or_many_outputs() {
 
 #[tokio::test]
 async fn outputs_keep_their_place_among_control_messages() {
-    let input = futures::stream::iter([
-        data(1),
-        watermark(5),
-        data(2),
-        barrier(1),
-        data(3),
-        end(),
-    ]);
+    let input = futures::stream::iter([data(1), watermark(5), data(2), barrier(1), data(3), end()]);
     let out: Vec<Message<u32>> = Flow::from_messages(input)
         .process(Repeat)
         .into_messages()
@@ -160,7 +152,12 @@ async fn event_timers_fire_in_order_then_on_watermark_then_the_watermark_passes_
         .into_messages()
         .collect()
         .await;
-    let texts = |items: &[&str]| items.iter().map(|s| data(s.to_string())).collect::<Vec<_>>();
+    let texts = |items: &[&str]| {
+        items
+            .iter()
+            .map(|s| data(s.to_string()))
+            .collect::<Vec<_>>()
+    };
     let mut expected = texts(&[
         "open",
         "item 10",
@@ -352,7 +349,9 @@ async fn state_and_pending_timers_continue_after_a_restart() {
     assert_eq!(restored.sum, 21);
     assert_eq!(
         timers,
-        [100, 300, 600, 1000, 1500, 2100].into_iter().collect::<BTreeSet<_>>()
+        [100, 300, 600, 1000, 1500, 2100]
+            .into_iter()
+            .collect::<BTreeSet<_>>()
     );
 }
 
@@ -594,7 +593,9 @@ fn processor_operators_are_send_and_unpin() {
     assert_traits::<Process<Input, Trace>>();
     // A boxed future is `Send` but not `Sync`.
     fn assert_send_unpin<T: Send + Unpin>() {}
-    assert_send_unpin::<ProcessAsync<futures::stream::Iter<std::vec::IntoIter<Message<u64>>>, Lookup>>();
+    assert_send_unpin::<
+        ProcessAsync<futures::stream::Iter<std::vec::IntoIter<Message<u64>>>, Lookup>,
+    >();
     fn assert_async_processor<P: AsyncProcessor<In = u64, Out = String>>() {}
     assert_async_processor::<Lookup>();
 }

@@ -157,6 +157,11 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
+    /// An error over all of `tokens` (a type, an argument), not just their first token.
+    fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
     fn finish<T>(self, value: T) -> syn::Result<T> {
         match self.0 {
             Some(errors) => Err(errors),
@@ -170,15 +175,15 @@ fn impl_model(options: &Options, item: ItemImpl) -> syn::Result<ImplModel> {
     let mut errors = Errors::default();
     check_impl_options(options, &mut errors);
     if let Some((_, path, _)) = &item.trait_ {
-        errors.at(
-            path.span(),
+        errors.spanned(
+            path,
             "#[processor] goes on an inherent impl block (`impl MyProcessor { … }`): it writes \
              the trait impl itself",
         );
     }
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
-        errors.at(
-            item.generics.span(),
+        errors.spanned(
+            &item.generics,
             "#[processor] does not support generic processors; implement `Processor` (and \
              `Snapshot`) by hand for a generic type",
         );
@@ -249,8 +254,8 @@ fn impl_model(options: &Options, item: ItemImpl) -> syn::Result<ImplModel> {
 
     let Some(process) = hooks.iter().find(|hook| hook.kind == HookKind::Process) else {
         if !saw_process {
-            errors.at(
-                item.self_ty.span(),
+            errors.spanned(
+                &item.self_ty,
                 format!(
                     "missing `process` handler: expected `{}` in this impl block",
                     HookKind::Process.signature(keyed)
@@ -375,8 +380,8 @@ fn hook(kind: HookKind, method: &ImplItemFn, keyed: bool) -> syn::Result<(Hook, 
     match inputs.next() {
         Some(FnArg::Receiver(receiver))
             if receiver.reference.is_some() && receiver.mutability.is_some() => {}
-        Some(FnArg::Receiver(receiver)) => errors.at(
-            receiver.span(),
+        Some(FnArg::Receiver(receiver)) => errors.spanned(
+            receiver,
             format!("`{}` must take `&mut self`: expected `{expected}`", kind.name()),
         ),
         _ => errors.at(
@@ -398,8 +403,8 @@ fn hook(kind: HookKind, method: &ImplItemFn, keyed: bool) -> syn::Result<(Hook, 
         if index < value_count {
             if parse_ctx(&arg.ty, keyed).is_some() {
                 value_is_ctx = true;
-                errors.at(
-                    arg.ty.span(),
+                errors.spanned(
+                    &arg.ty,
                     format!(
                         "missing `{}` before the context: expected `{expected}`",
                         kind.value().unwrap_or_default()
@@ -410,8 +415,8 @@ fn hook(kind: HookKind, method: &ImplItemFn, keyed: bool) -> syn::Result<(Hook, 
         } else if index == value_count {
             match parse_ctx(&arg.ty, keyed) {
                 Some(types) => ctx = Some(types),
-                None => errors.at(
-                    arg.ty.span(),
+                None => errors.spanned(
+                    &arg.ty,
                     format!(
                         "expected the context, `{}`: the full signature is `{expected}`",
                         if keyed {
@@ -423,8 +428,8 @@ fn hook(kind: HookKind, method: &ImplItemFn, keyed: bool) -> syn::Result<(Hook, 
                 ),
             }
         } else {
-            errors.at(
-                arg.span(),
+            errors.spanned(
+                arg,
                 format!("unexpected argument: expected `{expected}`"),
             );
         }
@@ -449,8 +454,8 @@ fn hook(kind: HookKind, method: &ImplItemFn, keyed: bool) -> syn::Result<(Hook, 
     }
     if let ReturnType::Type(_, ty) = &sig.output {
         if !is_unit(ty) {
-            errors.at(
-                ty.span(),
+            errors.spanned(
+                ty,
                 "handlers return nothing: emit outputs with `ctx.emit(…)`",
             );
         }
@@ -470,8 +475,8 @@ fn hook(kind: HookKind, method: &ImplItemFn, keyed: bool) -> syn::Result<(Hook, 
 /// Reports what no processor function may be: generic, `unsafe`, `extern`, variadic.
 fn check_plain_sig(sig: &Signature, errors: &mut Errors, what: &str) {
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.at(
-            sig.generics.span(),
+        errors.spanned(
+            &sig.generics,
             format!("{what} must not be generic: name the item and output types"),
         );
     }
@@ -479,10 +484,10 @@ fn check_plain_sig(sig: &Signature, errors: &mut Errors, what: &str) {
         errors.at(unsafety.span, format!("{what} must not be `unsafe`"));
     }
     if let Some(abi) = &sig.abi {
-        errors.at(abi.span(), format!("{what} must not be `extern`"));
+        errors.spanned(abi, format!("{what} must not be `extern`"));
     }
     if let Some(variadic) = &sig.variadic {
-        errors.at(variadic.span(), format!("{what} must not be variadic"));
+        errors.spanned(variadic, format!("{what} must not be variadic"));
     }
 }
 
@@ -558,21 +563,22 @@ fn fn_model(options: &Options, item: ItemFn) -> syn::Result<FnModel> {
     let mut ctx = None;
     for (index, arg) in sig.inputs.iter().enumerate() {
         match (index, arg) {
-            (_, FnArg::Receiver(receiver)) => errors.at(
-                receiver.span(),
+            (_, FnArg::Receiver(receiver)) => errors.spanned(
+                receiver,
                 "#[processor] on a method is not supported: put it on the impl block, or on a \
                  free `fn`",
             ),
             (0, FnArg::Typed(arg)) => in_ty = Some((*arg.ty).clone()),
             (1, FnArg::Typed(arg)) if !is_async => match parse_ctx(&arg.ty, false) {
                 Some(types) => ctx = Some(types.out),
-                None => errors.at(
-                    arg.ty.span(),
+                None => errors.spanned(
+                    &arg.ty,
                     format!("expected the context, `&mut Context<'_, Out>`: {usage}"),
                 ),
             },
             (_, FnArg::Typed(arg)) => {
-                errors.at(arg.span(), format!("unexpected argument: {usage}"));
+                errors.spanned(
+                arg, format!("unexpected argument: {usage}"));
             }
         }
     }
@@ -588,8 +594,8 @@ fn fn_model(options: &Options, item: ItemFn) -> syn::Result<FnModel> {
         (ReturnType::Default, Some(out)) => Some(FnOutput::Ctx(out)),
         (ReturnType::Type(_, ty), Some(_)) if is_unit(ty) => None,
         (ReturnType::Type(_, ty), Some(_)) => {
-            errors.at(
-                ty.span(),
+            errors.spanned(
+                ty,
                 "a processor fn that takes the context emits its outputs with `ctx.emit(…)` \
                  and returns nothing",
             );
@@ -611,7 +617,7 @@ fn fn_model(options: &Options, item: ItemFn) -> syn::Result<FnModel> {
     };
     if let Some(FnOutput::One(Type::ImplTrait(ty)) | FnOutput::Many(Type::ImplTrait(ty))) = &output
     {
-        errors.at(ty.span(), "name the output type: `impl Trait` cannot be an output");
+        errors.spanned(ty, "name the output type: `impl Trait` cannot be an output");
     }
     let type_name = Ident::new(&upper_camel(&sig.ident), sig.ident.span());
     let (Some(in_ty), Some(output)) = (in_ty, output) else {

@@ -169,6 +169,30 @@ where
     }
 }
 
+impl<S, T> Source for Checkpointed<S>
+where
+    S: Source<Item = Message<T>>,
+{
+    fn stop(self: Pin<&mut Self>) -> bool {
+        self.project().source.stop()
+    }
+
+    /// A savepoint: the barrier of a final checkpoint, unless the final one already went out.
+    fn on_shutdown(self: Pin<&mut Self>) -> Option<Message<T>> {
+        let this = self.project();
+        if *this.state != State::Running {
+            return None;
+        }
+        let id = this.participant.checkpoints().trigger().get();
+        Some(inject(this.source.as_ref(), this.participant, this.injected, id))
+    }
+
+    /// A checkpointed source reports its position to its checkpoints, not to an outer one.
+    fn position(&self) -> Option<Position> {
+        None
+    }
+}
+
 /// Seeks the source to its position in the restored checkpoint, if any.
 fn restore<S: Source>(source: Pin<&mut S>, participant: &Participant) -> Result<(), Error> {
     let Some(bytes) = participant.restored() else {

@@ -25,6 +25,8 @@ pub enum Shutdown {
 enum State {
     Running,
     Draining,
+    /// The source's last message (a savepoint barrier) went out; the input stops next.
+    Closing,
     Done,
 }
 
@@ -64,11 +66,16 @@ where
         loop {
             match *this.state {
                 State::Done => return Poll::Ready(None),
+                State::Closing => return Poll::Ready(finish(this.state, *this.shutdown)),
                 State::Running if this.token.is_cancelled() => {
                     if this.source.as_mut().stop() {
                         *this.state = State::Draining;
                     } else {
-                        return Poll::Ready(finish(this.state, *this.shutdown));
+                        *this.state = State::Closing;
+                        if let Some(last) = this.source.as_mut().on_shutdown() {
+                            return Poll::Ready(Some(last));
+                        }
+                        continue;
                     }
                 }
                 State::Running | State::Draining => {}
@@ -77,7 +84,10 @@ where
                 Poll::Ready(Some(Message::Control(Control::End)))
                     if *this.state == State::Draining =>
                 {
-                    return Poll::Ready(finish(this.state, *this.shutdown));
+                    *this.state = State::Closing;
+                    if let Some(last) = this.source.as_mut().on_shutdown() {
+                        return Poll::Ready(Some(last));
+                    }
                 }
                 Poll::Ready(Some(message)) => {
                     if let Message::Control(control) = &message {

@@ -284,6 +284,13 @@ impl<P: Serialize + DeserializeOwned + Clone> Runner<P> {
     /// The transactions in the restored checkpoint, oldest first.
     fn restored(&self) -> Result<Vec<(u64, P)>, Error> {
         let Some(bytes) = self.participant.restored() else {
+            if let Some(checkpoint) = self.checkpoints.restored() {
+                tracing::warn!(
+                    checkpoint = %checkpoint.id(),
+                    operator = %self.participant.id(),
+                    "the restored checkpoint holds no state for this sink: it starts afresh"
+                );
+            }
             return Ok(Vec::new());
         };
         let transactions: Vec<(u64, P)> =

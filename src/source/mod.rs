@@ -67,6 +67,15 @@ pub trait Source: Stream {
         false
     }
 
+    /// Called by a graceful shutdown ([`Flow::stop_on`](crate::Flow::stop_on)) when the source
+    /// will not be polled again: a last message to pass on before the input stops. A
+    /// checkpointed source returns the barrier of a final checkpoint (a savepoint), so that
+    /// with [`Shutdown::KeepState`](crate::Shutdown::KeepState) the state operators keep is
+    /// saved and a restart resumes from it. The default returns `None`.
+    fn on_shutdown(self: Pin<&mut Self>) -> Option<<Self as Stream>::Item> {
+        None
+    }
+
     /// Where the source is in its input: the position just after the last item it yielded.
     /// `None` (the default) for a source that cannot replay.
     fn position(&self) -> Option<Position> {

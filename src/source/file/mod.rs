@@ -568,8 +568,11 @@ pub struct FileSource<R, F> {
 /// `AsyncSeek` bound: a source over a reader that cannot seek simply has none.
 struct Seeker<R> {
     start: fn(Pin<&mut BufReader<R>>, SeekFrom) -> io::Result<()>,
-    complete: fn(Pin<&mut BufReader<R>>, &mut Context<'_>) -> Poll<io::Result<u64>>,
+    complete: PollSeek<R>,
 }
+
+/// `AsyncSeek::poll_complete` of the buffered reader.
+type PollSeek<R> = fn(Pin<&mut BufReader<R>>, &mut Context<'_>) -> Poll<io::Result<u64>>;
 
 impl<R: AsyncRead + AsyncSeek> Seeker<R> {
     fn new() -> Self {

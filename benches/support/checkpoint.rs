@@ -1,0 +1,167 @@
+//! The checkpointed keyed-window workload shared by `benches/checkpoint.rs` and
+//! `examples/checkpoint_figures.rs`.
+//!
+//! The pipeline is the tumbling workload of `benches/support/windows_workload.rs` (u32 keys,
+//! event time 1 ms per event, monotonic watermarks, 1 s tumbling windows, count/sum/min/max),
+//! run on a tokio runtime with or without `Flow::checkpointed` after the source. The including
+//! crate must declare that file as `mod workload`.
+//!
+//! [`TimedStore`] wraps a store and records when each save starts and ends and how many state
+//! bytes it held, so that callers can prove checkpoints happened (and when) without touching
+//! the timed path.
+
+#![allow(dead_code)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rheoflow::checkpoint::{Checkpoint, CheckpointError, CheckpointId, CheckpointStore, Checkpoints};
+use rheoflow::time::WatermarkStrategy;
+use rheoflow::window::Tumbling;
+use rheoflow::{Flow, Timestamp};
+
+use crate::workload::{aggregator, event, Event, WINDOW_MS};
+
+/// The keyed tumbling-window chain after a source, consumed by a counting `for_each`.
+macro_rules! tumbling_after {
+    ($source:expr, $window_ms:expr) => {{
+        let ts = |e: &Event| Timestamp::from_millis(e.ts);
+        let mut fired = 0u64;
+        $source
+            .watermarks(ts, WatermarkStrategy::monotonic())
+            .key_by(|e: &Event| e.key)
+            .window(Tumbling::of(Duration::from_millis($window_ms)), ts)
+            .aggregate(aggregator())
+            .name("window")
+            .for_each(|r| {
+                black_box(&r);
+                fired += 1;
+            })
+            .await
+            .expect("the flow does not fail");
+        fired
+    }};
+}
+
+/// The tumbling workload over events `0..n`, checkpointed to `checkpoints` when given; returns
+/// the number of window results.
+pub(crate) async fn tumbling(n: u64, checkpoints: Option<&Checkpoints>) -> u64 {
+    let source = Flow::from_iter((0..n).map(event));
+    match checkpoints {
+        None => tumbling_after!(source, WINDOW_MS as u64),
+        Some(checkpoints) => tumbling_after!(source.checkpointed(checkpoints), WINDOW_MS as u64),
+    }
+}
+
+/// One event per key `0..keys` (event `i` has key `i` and time `i` ms), all in one window of
+/// `window_ms`, checkpointed to `checkpoints` when given; returns the number of window results.
+/// `on_last` runs when the last event leaves the source (after `checkpointed`), just before the
+/// barrier that `Trigger::every_events(keys)` triggers on it is injected.
+pub(crate) async fn open_keys(
+    keys: u32,
+    window_ms: u64,
+    checkpoints: Option<&Checkpoints>,
+    on_last: impl FnMut(&Event),
+) -> u64 {
+    let mut on_last = on_last;
+    let last = move |e: &Event| {
+        if e.key + 1 == keys {
+            on_last(e);
+        }
+    };
+    let source = Flow::from_iter((0..keys).map(|key| Event {
+        key,
+        ts: i64::from(key),
+        value: i64::from(key % 1_000),
+    }));
+    match checkpoints {
+        None => tumbling_after!(source.inspect(last), window_ms),
+        Some(checkpoints) => {
+            tumbling_after!(source.checkpointed(checkpoints).inspect(last), window_ms)
+        }
+    }
+}
+
+/// One save seen by a [`TimedStore`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Save {
+    /// The checkpoint saved.
+    pub(crate) id: CheckpointId,
+    /// When the store was asked to save it.
+    pub(crate) started: Instant,
+    /// When the save returned.
+    pub(crate) finished: Instant,
+    /// The sum of the lengths of its operator state blobs.
+    pub(crate) state_bytes: usize,
+    /// Whether the save succeeded.
+    pub(crate) ok: bool,
+}
+
+/// A store that records every save of the store it wraps.
+#[derive(Debug, Clone)]
+pub(crate) struct TimedStore<S> {
+    inner: S,
+    saves: Arc<Mutex<Vec<Save>>>,
+}
+
+impl<S> TimedStore<S> {
+    /// Wraps `inner`.
+    pub(crate) fn new(inner: S) -> Self {
+        TimedStore {
+            inner,
+            saves: Arc::default(),
+        }
+    }
+
+    /// The saves so far, in order.
+    pub(crate) fn saves(&self) -> Vec<Save> {
+        self.saves
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: CheckpointStore> CheckpointStore for TimedStore<S> {
+    async fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        let started = Instant::now();
+        let result = self.inner.save(checkpoint).await;
+        let save = Save {
+            id: checkpoint.id(),
+            started,
+            finished: Instant::now(),
+            state_bytes: checkpoint.state().values().map(Vec::len).sum(),
+            ok: result.is_ok(),
+        };
+        self.saves
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(save);
+        result
+    }
+
+    async fn latest(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        self.inner.latest().await
+    }
+
+    async fn list(&self) -> Result<Vec<CheckpointId>, CheckpointError> {
+        self.inner.list().await
+    }
+}
+
+/// A fresh directory under the system temporary directory; remove it with
+/// [`std::fs::remove_dir_all`].
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rheoflow-{tag}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}

@@ -1,0 +1,13 @@
+use rheoflow::processor::{processor, Context};
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Echo;
+
+#[processor]
+impl Echo {
+    async fn process(&mut self, item: u64, ctx: &mut Context<'_, u64>) {
+        ctx.emit(item);
+    }
+}
+
+fn main() {}

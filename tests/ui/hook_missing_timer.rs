@@ -1,0 +1,17 @@
+use rheoflow::processor::{processor, Context};
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Echo;
+
+#[processor]
+impl Echo {
+    fn process(&mut self, item: u64, ctx: &mut Context<'_, u64>) {
+        ctx.emit(item);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<'_, u64>) {
+        ctx.emit(0);
+    }
+}
+
+fn main() {}

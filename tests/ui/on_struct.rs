@@ -1,0 +1,8 @@
+use rheoflow::processor::processor;
+
+#[processor]
+struct Sum {
+    sum: u64,
+}
+
+fn main() {}
