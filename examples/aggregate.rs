@@ -43,6 +43,16 @@
 //!   `{"index":..,"key":..,"time":..,"value":..}`; without it they are only counted.
 //! - `--dead-letter PATH`: rows that could not be read, as JSON lines
 //!   `{"index":..,"offset":..,"error":"..","record":..}`; without it they are only counted.
+//! - `--parallelism N` (default 1): keyed partitions, each on its own task; the output equals
+//!   that of one partition as a set of lines.
+//! - `--channel-capacity N` (default 8192): items each partition queue holds.
+//! - `--checkpoint-dir DIR`: checkpoint into `DIR` every `--checkpoint-every N` records
+//!   (default 10000), and write `--output` (required then, a file) exactly once. Killed at any
+//!   moment (`kill -9`) and started again with the same arguments, the tool resumes from its
+//!   last complete checkpoint; once it completes, the output file equals that of an
+//!   uninterrupted run, line for line. The late and dead-letter files are appended to on a
+//!   resume and may repeat rows read after the last checkpoint (at-least-once).
+//! - `--max-rate N`: read at most N records per second, to replay data at a set speed.
 //!
 //! Durations and sizes are whole numbers with an optional unit: `ms`, `s`, `m`, `h` or `d`
 //! (`90s`, `15m`, `1d`); a bare number is milliseconds. `index` is the row's record number in
@@ -75,23 +85,25 @@ use std::time::{Duration, Instant};
 use futures::{Stream, StreamExt};
 use rheoflow::aggregate::{Count, Max, Mean, Min, Sum};
 use rheoflow::channel::{side_output, SideOutput, StageConfig};
+use rheoflow::checkpoint::{Checkpoints, DirectoryStore, MemoryStore, Trigger};
 use rheoflow::error_policy::{self, DeadLetter, ErrorPolicy, RawRecord};
 use rheoflow::keyed::BuildState;
-use rheoflow::source::{self, FileSource, Position};
+use rheoflow::source::{self, FileSource, Position, Source};
 use rheoflow::time::WatermarkStrategy;
 use rheoflow::window::{Aggregate, Session, Sliding, TimeWindow, Tumbling, WindowResult};
-use rheoflow::{Error, Flow, Message, Timestamp};
+use rheoflow::{sink, Error, Flow, Message, Timestamp};
 use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, BufReader};
 
 const USAGE: &str = "\
 usage: aggregate --input PATH --key COLUMN --time COLUMN --value COLUMN --window SPEC
                  [--max-out-of-orderness DUR] [--allowed-lateness DUR]
                  [--output PATH] [--late PATH] [--dead-letter PATH]
-                 [--parallelism N] [--channel-capacity N]";
+                 [--parallelism N] [--channel-capacity N]
+                 [--checkpoint-dir DIR] [--checkpoint-every N] [--max-rate N]";
 
 const HELP: &str = "\
 Per-key, event-time window statistics (count, sum, min, max, mean) over a CSV or JSON-lines file,
@@ -110,13 +122,17 @@ one JSON line per window and key.
   --dead-letter PATH            bad rows as JSON lines (else only counted)
   --parallelism N               keyed partitions, each on its own task; default 1
   --channel-capacity N          items each partition queue holds; default 8192
+  --checkpoint-dir DIR          checkpoint into DIR and write --output exactly once; a killed run
+                                started again with the same arguments resumes
+  --checkpoint-every N          records between checkpoints; default 10000
+  --max-rate N                  read at most N records per second
 
 DUR and SIZE: a whole number with an optional unit ms, s, m, h or d (90s, 15m, 1d); a bare number
 is milliseconds.
 ";
 
 /// The flags that take a value, in the order of the usage line.
-const FLAGS: [&str; 12] = [
+const FLAGS: [&str; 15] = [
     "--input",
     "--key",
     "--time",
@@ -129,7 +145,13 @@ const FLAGS: [&str; 12] = [
     "--dead-letter",
     "--parallelism",
     "--channel-capacity",
+    "--checkpoint-dir",
+    "--checkpoint-every",
+    "--max-rate",
 ];
+
+/// Records between two checkpoints unless `--checkpoint-every` says otherwise.
+const DEFAULT_CHECKPOINT_EVERY: usize = 10_000;
 
 /// How many dead letters or late rows may wait in their channels.
 const SIDE_CAPACITY: usize = 1024;
@@ -208,6 +230,9 @@ struct Config {
     dead_letter: Option<PathBuf>,
     parallelism: usize,
     stage: StageConfig,
+    /// Where to checkpoint and every how many records.
+    checkpoint: Option<(PathBuf, u64)>,
+    max_rate: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -275,7 +300,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String
         let s = if missing.len() > 1 { "s" } else { "" };
         return Err(format!("missing required flag{s} {}", missing.join(", ")));
     }
-    let [input, key, time, value, window, ooo, lateness, output, late, dead_letter, parallelism, capacity] =
+    let [input, key, time, value, window, ooo, lateness, output, late, dead_letter, parallelism, capacity, checkpoint_dir, checkpoint_every, max_rate] =
         values;
     let text = |flag: &str, value: Option<OsString>| -> Result<Option<String>, String> {
         value
@@ -328,6 +353,28 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String
     let stage = StageConfig::with_capacity(capacity)
         .and_then(|stage| stage.batch_size(capacity.min(StageConfig::DEFAULT_BATCH_SIZE)))
         .map_err(|err| format!("invalid --channel-capacity: {err}"))?;
+    let every = text("--checkpoint-every", checkpoint_every)?;
+    let checkpoint = match (checkpoint_dir, every) {
+        (Some(dir), every) => {
+            let every = count("--checkpoint-every", every, DEFAULT_CHECKPOINT_EVERY)?;
+            if matches!(input, Input::Stdin) {
+                return Err("`--checkpoint-dir` needs a file `--input`, to read again".to_owned());
+            }
+            if output.as_ref().is_none_or(|path| path == "-") {
+                return Err(
+                    "`--checkpoint-dir` needs an `--output` file, written exactly once".to_owned(),
+                );
+            }
+            Some((PathBuf::from(dir), every as u64))
+        }
+        (None, Some(_)) => return Err("`--checkpoint-every` needs `--checkpoint-dir`".to_owned()),
+        (None, None) => None,
+    };
+    let max_rate = text("--max-rate", max_rate)?;
+    let max_rate = match max_rate {
+        Some(_) => Some(count("--max-rate", max_rate, 1)? as u64),
+        None => None,
+    };
     let window = text("--window", window)?.unwrap_or_default();
     let window =
         parse_window(&window).map_err(|err| format!("invalid --window `{window}`: {err}"))?;
@@ -347,6 +394,8 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String
         dead_letter: side_file("--dead-letter", dead_letter)?,
         parallelism,
         stage,
+        checkpoint,
+        max_rate,
     })))
 }
 
@@ -537,16 +586,55 @@ struct Positioned<R, F> {
     /// Records before the first row: 1 for the CSV header.
     header: u64,
     progress: Arc<Progress>,
+    /// `--max-rate`: at most this many rows per second, paced from the first row.
+    pace: Option<Pace>,
+}
+
+/// Paces rows at a set rate.
+struct Pace {
+    per_second: u64,
+    started: Option<tokio::time::Instant>,
+    rows: u64,
+    wait: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Pace {
+    fn new(per_second: u64) -> Self {
+        Pace {
+            per_second,
+            started: None,
+            rows: 0,
+            wait: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
+
+    /// Ready when the next row may be read.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let started = *self.started.get_or_insert_with(tokio::time::Instant::now);
+        let due = started + Duration::from_secs_f64(self.rows as f64 / self.per_second as f64);
+        if due > tokio::time::Instant::now() {
+            self.wait.as_mut().reset(due);
+            ready!(self.wait.as_mut().poll(cx));
+        }
+        self.rows += 1;
+        Poll::Ready(())
+    }
 }
 
 impl<R, F> Positioned<R, F> {
     /// Wraps `source`; `start` is where its first row begins (after the header, for CSV).
-    fn new(source: FileSource<R, F>, start: Position, progress: Arc<Progress>) -> Self {
+    fn new(
+        source: FileSource<R, F>,
+        start: Position,
+        progress: Arc<Progress>,
+        max_rate: Option<u64>,
+    ) -> Self {
         Positioned {
             source,
             last: start,
             header: start.records(),
             progress,
+            pace: max_rate.map(Pace::new),
         }
     }
 }
@@ -559,6 +647,9 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        if let Some(pace) = &mut this.pace {
+            ready!(pace.poll_ready(cx));
+        }
         let message = ready!(Pin::new(&mut this.source).poll_next(cx));
         let now = this.source.position();
         let last = std::mem::replace(&mut this.last, now);
@@ -571,6 +662,23 @@ where
                 row,
             })
         }))
+    }
+}
+
+/// Replayable as the file source under it: a checkpoint saves its position, a restart seeks
+/// back to it.
+impl<R, F, T> Source for Positioned<R, F>
+where
+    FileSource<R, F>: Stream<Item = Message<T>> + Source + Unpin,
+{
+    fn position(&self) -> Option<Position> {
+        Source::position(&self.source)
+    }
+
+    fn seek(self: Pin<&mut Self>, position: Position) -> Result<(), Error> {
+        let this = self.get_mut();
+        this.last = position;
+        Source::seek(Pin::new(&mut this.source), position)
     }
 }
 
@@ -918,15 +1026,23 @@ impl Summary {
 
 type Output = io::BufWriter<Box<dyn Write>>;
 
-fn create_output(path: Option<&Path>, what: &str) -> Result<Output, Failure> {
+fn create_output(path: Option<&Path>, what: &str, append: bool) -> Result<Output, Failure> {
     let writer: Box<dyn Write> = match path {
         None => Box::new(io::stdout().lock()),
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|err| {
-            Failure::Io(format!(
-                "cannot create the {what} `{}`: {err}",
-                path.display()
-            ))
-        })?),
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(append)
+                .truncate(!append)
+                .open(path)
+                .map_err(|err| {
+                    Failure::Io(format!(
+                        "cannot create the {what} `{}`: {err}",
+                        path.display()
+                    ))
+                })?,
+        ),
     };
     Ok(io::BufWriter::with_capacity(64 * 1024, writer))
 }
@@ -947,10 +1063,10 @@ struct SideFile {
 }
 
 impl SideFile {
-    fn create(path: Option<&Path>, what: &'static str) -> Result<Self, Failure> {
+    fn create(path: Option<&Path>, what: &'static str, append: bool) -> Result<Self, Failure> {
         Ok(SideFile {
             out: path
-                .map(|path| create_output(Some(path), what))
+                .map(|path| create_output(Some(path), what, append))
                 .transpose()?,
             what,
             count: 0,
@@ -1009,8 +1125,8 @@ struct LateLine<'a> {
 
 /// A window's result.
 #[derive(Serialize)]
-struct WindowLine<'a> {
-    key: &'a str,
+struct WindowLine<K> {
+    key: K,
     start: i64,
     end: i64,
     count: u64,
@@ -1020,6 +1136,24 @@ struct WindowLine<'a> {
     mean: f64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     update: bool,
+}
+
+impl<K> WindowLine<K> {
+    fn of(result: &WindowResult<Arc<str>, StatsOutput>, key: K) -> Self {
+        let (count, sum, min, max, mean) = result.value;
+        WindowLine {
+            key,
+            start: result.window.start().millis(),
+            end: result.window.end().millis(),
+            count,
+            sum,
+            // A window that fires holds at least one event, so these are always set.
+            min: min.unwrap_or(f64::NAN),
+            max: max.unwrap_or(f64::NAN),
+            mean: mean.unwrap_or(f64::NAN),
+            update: result.is_update(),
+        }
+    }
 }
 
 async fn run(config: &Config) -> Result<Summary, Failure> {
@@ -1037,11 +1171,18 @@ async fn run(config: &Config) -> Result<Summary, Failure> {
         }
         Format::JsonLines => (input, None),
     };
-    let mut output = create_output(config.output.as_deref(), "output")?;
-    let late = SideFile::create(config.late.as_deref(), "late output")?;
+    let checkpoints = open_checkpoints(config).await?;
+    // A resumed run appends to its side files; the exactly-once output is the sink's.
+    let resumed = checkpoints.restored().is_some();
+    let mut output = match config.checkpoint {
+        Some(_) => None,
+        None => Some(create_output(config.output.as_deref(), "output", false)?),
+    };
+    let late = SideFile::create(config.late.as_deref(), "late output", resumed)?;
     let dead = RefCell::new(SideFile::create(
         config.dead_letter.as_deref(),
         "dead-letter output",
+        resumed,
     )?);
     let progress = Arc::new(Progress::default());
     let bar = size
@@ -1053,15 +1194,18 @@ async fn run(config: &Config) -> Result<Summary, Failure> {
             let (bad_records, bad_record_flow) = dead_letter_channel();
             let rows = source::csv::<CsvRow, _>(input)
                 .on_error(ErrorPolicy::dead_letter(bad_records))
+                .replayable()
                 .into_flow()
                 .into_messages();
             let start = Position::new(header_len, 1);
-            let rows = Positioned::new(rows, start, Arc::clone(&progress));
+            let rows = Positioned::new(rows, start, Arc::clone(&progress), config.max_rate);
             let (bad_rows, bad_row_flow) = dead_letter_channel();
-            let events = Flow::from_messages(rows).try_map(
-                move |row| columns.event(row),
-                ErrorPolicy::dead_letter(bad_rows),
-            );
+            let events = Flow::from_messages(rows)
+                .checkpointed(&checkpoints)
+                .try_map(
+                    move |row| columns.event(row),
+                    ErrorPolicy::dead_letter(bad_rows),
+                );
             let dead_letters = async {
                 let records = bad_record_flow.for_each(|dead_letter: DeadLetter<RawRecord>| {
                     dead.borrow_mut().write(&dead_letter)
@@ -1077,7 +1221,7 @@ async fn run(config: &Config) -> Result<Summary, Failure> {
                 config,
                 events,
                 dead_letters,
-                &mut output,
+                output.as_mut(),
                 late,
                 bar,
                 &progress,
@@ -1088,19 +1232,27 @@ async fn run(config: &Config) -> Result<Summary, Failure> {
             let (bad_records, bad_record_flow) = dead_letter_channel();
             let rows = source::json_lines::<Map<String, Value>, _>(input)
                 .on_error(ErrorPolicy::dead_letter(bad_records))
+                .replayable()
                 .into_flow()
                 .into_messages();
-            let rows = Positioned::new(rows, Position::START, Arc::clone(&progress));
+            let rows = Positioned::new(
+                rows,
+                Position::START,
+                Arc::clone(&progress),
+                config.max_rate,
+            );
             let (bad_rows, bad_row_flow) = dead_letter_channel();
             let columns = JsonColumns {
                 key: config.key.clone(),
                 time: config.time.clone(),
                 value: config.value.clone(),
             };
-            let events = Flow::from_messages(rows).try_map(
-                move |row| columns.event(row),
-                ErrorPolicy::dead_letter(bad_rows),
-            );
+            let events = Flow::from_messages(rows)
+                .checkpointed(&checkpoints)
+                .try_map(
+                    move |row| columns.event(row),
+                    ErrorPolicy::dead_letter(bad_rows),
+                );
             let dead_letters = async {
                 let records = bad_record_flow.for_each(|dead_letter: DeadLetter<RawRecord>| {
                     dead.borrow_mut().write(&dead_letter)
@@ -1116,7 +1268,7 @@ async fn run(config: &Config) -> Result<Summary, Failure> {
                 config,
                 events,
                 dead_letters,
-                &mut output,
+                output.as_mut(),
                 late,
                 bar,
                 &progress,
@@ -1124,12 +1276,33 @@ async fn run(config: &Config) -> Result<Summary, Failure> {
             .await?
         }
     };
-    output
-        .flush()
-        .map_err(|err| Failure::Io(format!("writing the output: {err}")))?;
+    if let Some(output) = &mut output {
+        output
+            .flush()
+            .map_err(|err| Failure::Io(format!("writing the output: {err}")))?;
+    }
+    checkpoints.wait_idle().await;
     summary.dead_lettered = dead.into_inner().finish()?;
     summary.read = progress.records.load(Ordering::Relaxed);
     Ok(summary)
+}
+
+/// Opens the checkpoints: in `--checkpoint-dir`, restoring the newest complete one; otherwise in
+/// memory, with only the final checkpoint at the end of input.
+async fn open_checkpoints(config: &Config) -> Result<Checkpoints, Failure> {
+    let opened = match &config.checkpoint {
+        Some((dir, every)) => {
+            let store = DirectoryStore::open(dir).await.map_err(|err| {
+                Failure::Usage(format!(
+                    "cannot use --checkpoint-dir `{}`: {err}",
+                    dir.display()
+                ))
+            })?;
+            Checkpoints::open(store, Trigger::every_events(*every)).await
+        }
+        None => Checkpoints::open(MemoryStore::new(), Trigger::at_end()).await,
+    };
+    opened.map_err(|err| Failure::Io(format!("cannot restore the checkpoint: {err}")))
 }
 
 /// A bounded dead-letter channel; the capacity is not zero, so creating it cannot fail.
@@ -1147,7 +1320,7 @@ async fn execute<S, D>(
     config: &Config,
     events: Flow<S>,
     dead_letters: D,
-    output: &mut Output,
+    output: Option<&mut Output>,
     mut late: SideFile,
     bar: Option<ProgressBar>,
     progress: &Progress,
@@ -1191,9 +1364,6 @@ where
 
 type ValueOf = fn(&Event) -> f64;
 type StatsOutput = (u64, f64, Option<f64>, Option<f64>, Option<f64>);
-/// The window results of one task or of several partitions, boxed once to share the writer.
-type Results =
-    Pin<Box<dyn Stream<Item = Result<WindowResult<Arc<str>, StatsOutput>, Error>> + Send>>;
 type Stats = (
     Count,
     Sum<ValueOf>,
@@ -1208,7 +1378,7 @@ async fn aggregate<S, A>(
     assigner: A,
     config: &Config,
     late: SideOutput<Event>,
-    output: &mut Output,
+    output: Option<&mut Output>,
 ) -> Result<Summary, Failure>
 where
     S: Stream<Item = Message<Event>> + Send + 'static,
@@ -1229,7 +1399,7 @@ where
         .watermarks(time, strategy)
         .key_by(|event: &Event| Arc::clone(&event.key));
     let lateness = config.allowed_lateness;
-    let results: Results = if config.parallelism > 1 {
+    if config.parallelism > 1 {
         // Each partition windows its own keys; per key the results equal a single task's.
         let partitioned = keyed
             .parallel(config.parallelism, config.stage, move |keyed| {
@@ -1240,33 +1410,58 @@ where
                     .aggregate(stats)
             })
             .map_err(|err| Failure::Usage(format!("invalid --parallelism: {err}")))?;
-        Box::pin(partitioned.into_try_stream())
+        deliver(partitioned, config, output).await
     } else {
         let windows = keyed
             .window(assigner, time)
             .allowed_lateness(lateness)
             .late_output(late)
             .aggregate(stats);
-        Box::pin(windows.into_try_stream())
-    };
-    let mut results = results;
+        deliver(windows, config, output).await
+    }
+}
 
+/// Writes one line per window result: to `output`, or exactly once to the `--output` file
+/// through a two-phase-commit sink when checkpointing.
+async fn deliver<S>(
+    results: Flow<S>,
+    config: &Config,
+    output: Option<&mut Output>,
+) -> Result<Summary, Failure>
+where
+    S: Stream<Item = Message<WindowResult<Arc<str>, StatsOutput>>> + Send + 'static,
+{
     let mut summary = Summary::default();
+    let Some(output) = output else {
+        let path = config
+            .output
+            .as_deref()
+            .expect("checkpointing needs an output file");
+        let sink = sink::exactly_once_json_lines(path)
+            .await
+            .map_err(|err| Failure::Io(format!("cannot open the output: {err}")))?;
+        let (windows, updates) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let counted = (Arc::clone(&windows), Arc::clone(&updates));
+        results
+            .map(move |result| {
+                let line = WindowLine::of(&result, Arc::clone(&result.key));
+                counted.0.fetch_add(1, Ordering::Relaxed);
+                counted
+                    .1
+                    .fetch_add(u64::from(line.update), Ordering::Relaxed);
+                line
+            })
+            .send_exactly_once(sink)
+            .await
+            .map_err(|err| Failure::Io(format!("running: {err}")))?;
+        summary.windows = windows.load(Ordering::Relaxed);
+        summary.updates = updates.load(Ordering::Relaxed);
+        return Ok(summary);
+    };
+    let mut results = pin!(results.into_try_stream());
     while let Some(result) = results.next().await {
         let result = result.map_err(|err| Failure::Io(format!("reading the input: {err}")))?;
-        let (count, sum, min, max, mean) = result.value;
-        let line = WindowLine {
-            key: &result.key,
-            start: result.window.start().millis(),
-            end: result.window.end().millis(),
-            count,
-            sum,
-            // A window that fires holds at least one event, so these are always set.
-            min: min.unwrap_or(f64::NAN),
-            max: max.unwrap_or(f64::NAN),
-            mean: mean.unwrap_or(f64::NAN),
-            update: result.is_update(),
-        };
+        let line = WindowLine::of(&result, &*result.key);
         write_line(output, &line)
             .map_err(|err| Failure::Io(format!("writing the output: {err}")))?;
         summary.windows += 1;
@@ -1278,12 +1473,49 @@ where
 // ---------------------------------------------------------------------------------------------
 // Input
 
-type Reader = Box<dyn AsyncRead + Unpin + Send>;
+/// The input: a file, which can seek (so a checkpointed run reads it again from a position),
+/// or standard input, which cannot.
+enum Reader {
+    File(tokio::fs::File),
+    Stream(Box<dyn AsyncRead + Unpin + Send>),
+}
+
+impl AsyncRead for Reader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Reader::File(file) => Pin::new(file).poll_read(cx, buf),
+            Reader::Stream(stream) => Pin::new(stream).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncSeek for Reader {
+    fn start_seek(self: Pin<&mut Self>, position: io::SeekFrom) -> io::Result<()> {
+        match self.get_mut() {
+            Reader::File(file) => Pin::new(file).start_seek(position),
+            Reader::Stream(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "standard input cannot seek",
+            )),
+        }
+    }
+
+    fn poll_complete(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<u64>> {
+        match self.get_mut() {
+            Reader::File(file) => Pin::new(file).poll_complete(cx),
+            Reader::Stream(_) => Poll::Ready(Ok(0)),
+        }
+    }
+}
 
 /// Opens the input; returns its size when it is a file.
 async fn open_input(input: &Input) -> Result<(Reader, Option<u64>), Failure> {
     let path = match input {
-        Input::Stdin => return Ok((Box::new(tokio::io::stdin()), None)),
+        Input::Stdin => return Ok((Reader::Stream(Box::new(tokio::io::stdin())), None)),
         Input::File(path, _) => path,
     };
     let cannot = |err: &dyn fmt::Display| {
@@ -1297,13 +1529,14 @@ async fn open_input(input: &Input) -> Result<(Reader, Option<u64>), Failure> {
         return Err(cannot(&"it is a directory"));
     }
     let size = metadata.is_file().then_some(metadata.len());
-    Ok((Box::new(file), size))
+    Ok((Reader::File(file), size))
 }
 
 /// Reads the CSV header line, to check the columns before the run; returns the column names,
 /// the header's length in bytes, and a reader that yields the whole input again, header
 /// included, for the CSV source.
 async fn read_csv_header(input: Reader) -> Result<(Vec<String>, u64, Reader), Failure> {
+    let cannot = |err: io::Error| Failure::Usage(format!("cannot read the input: {err}"));
     let mut input = BufReader::new(input);
     let mut line = Vec::new();
     input
@@ -1321,11 +1554,15 @@ async fn read_csv_header(input: Reader) -> Result<(Vec<String>, u64, Reader), Fa
         None => return Err(Failure::Usage("the input has no CSV header".to_owned())),
     };
     let header_len = line.len() as u64;
-    Ok((
-        header,
-        header_len,
-        Box::new(io::Cursor::new(line).chain(input)),
-    ))
+    // The source reads the header again: a file from its start, a stream from what was read.
+    let input = match input.into_inner() {
+        Reader::File(mut file) => {
+            file.seek(io::SeekFrom::Start(0)).await.map_err(cannot)?;
+            Reader::File(file)
+        }
+        stream => Reader::Stream(Box::new(io::Cursor::new(line).chain(stream))),
+    };
+    Ok((header, header_len, input))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,40 +1,289 @@
-//! probe
+//! Prints checkpoint figures for keyed tumbling windows: the size and duration of a checkpoint
+//! of 10k and of 1M keys of open window state, and the throughput of the windows workload of
+//! `benches/windows.rs` checkpointed every second, relative to the same flow without
+//! checkpoints.
+//!
+//! `cargo run --release --example checkpoint_figures [EVENTS]` (EVENTS: events per throughput
+//! run, 40M by default; the whole example takes well under a minute).
+//!
+//! What is measured:
+//!
+//! - Open state: one event per key into a single one-hour tumbling window, checkpointed with
+//!   `Trigger::every_events(keys)`, so the barrier follows the last key while the window is
+//!   still open and its checkpoint holds every key. Size: the checkpoint's file in a
+//!   `DirectoryStore`, and the sum of its operator state blobs. Duration, from the moment the
+//!   last event leaves the source (the barrier is injected right after it) to the save
+//!   returning, split into barrier → save start (the window operator's synchronous snapshot,
+//!   the barrier reaching the sink, the hand-off to the writer task) and the save itself
+//!   (`DirectoryStore`: encode, CRC, write, fsync, rename, fsync of the directory, pruning;
+//!   `MemoryStore`: a clone). Also the extra wall time of the whole run with the checkpoint
+//!   against the same run without checkpointing (best of 3 each): what the flow itself pays.
+//! - Throughput: best of 3 alternating runs each of no checkpoints, `Trigger::every(1 s)` to a
+//!   `DirectoryStore`, and to a `MemoryStore`, with the checkpoints each run took.
+//!
+//! Everything runs on a 2-worker multi-threaded tokio runtime, the flow driven by `block_on`, so
+//! that the checkpoint writer runs beside the flow.
+
 #[path = "../benches/support/windows_workload.rs"]
 mod workload;
+
 #[path = "../benches/support/checkpoint.rs"]
 mod support;
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use rheoflow::checkpoint::{Checkpoints, MemoryStore, Trigger, DirectoryStore};
-use support::TimedStore;
+
+use rheoflow::checkpoint::{CheckpointStore, Checkpoints, DirectoryStore, MemoryStore, Trigger};
+use tokio::runtime::Runtime;
+
+use support::{open_keys, tumbling, Save, TimedStore};
+
+/// A window long enough to hold a million events at 1 ms each: it never closes before the end.
+const HOUR_MS: u64 = 3_600_000;
+
+/// Events per throughput run unless given on the command line: about 2 s here.
+const THROUGHPUT_EVENTS: u64 = 40_000_000;
 
 fn main() {
-    let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(50_000_000);
-    let mode = std::env::args().nth(2).unwrap_or_default();
-    let rt = match mode.as_str() {
-        "ct" => tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
-        _ => tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap(),
+    let events = std::env::args()
+        .nth(1)
+        .and_then(|arg| arg.parse().ok())
+        .unwrap_or(THROUGHPUT_EVENTS);
+    let rt = support::runtime();
+    // PROBE
+    if let Some(mode) = std::env::args().nth(2) {
+        let t = Instant::now();
+        match mode.as_str() {
+            "none" => {
+                rate::<MemoryStore>(&rt, events, None);
+            }
+            "mem" => {
+                println!("{:?}", rate(&rt, events, Some(MemoryStore::new())).1);
+            }
+            "keys-mem" => {
+                for _ in 0..5 {
+                    take(&rt, 1_000_000, MemoryStore::new());
+                }
+            }
+            "keys-none" => {
+                for _ in 0..5 {
+                    rt.block_on(open_keys(1_000_000, HOUR_MS, None, |_| {}));
+                }
+            }
+            "mem-end" | "mem-ev" => {
+                let trig = if mode == "mem-end" {
+                    Trigger::at_end()
+                } else {
+                    Trigger::every_events(5_000_000)
+                };
+                let c = rt
+                    .block_on(Checkpoints::open(MemoryStore::new(), trig))
+                    .unwrap();
+                rt.block_on(async {
+                    tumbling(events, Some(&c)).await;
+                    c.wait_idle().await
+                });
+                println!("{:?}", c.completed());
+            }
+            "none-map" | "none-map2" => {
+                use rheoflow::{Flow, Timestamp};
+                use workload::Event;
+                let ts = |e: &Event| Timestamp::from_millis(e.ts);
+                let mut fired = 0u64;
+                let mut seen = 0u64;
+                let f = Flow::from_iter((0..events).map(workload::event));
+                let fut = async {
+                    if mode == "none-map" {
+                        f.inspect(|_: &Event| seen += 1)
+                        .watermarks(ts, rheoflow::time::WatermarkStrategy::monotonic())
+                        .key_by(|e: &Event| e.key)
+                        .window(rheoflow::window::Tumbling::of(Duration::from_millis(1000)), ts)
+                        .aggregate(workload::aggregator())
+                        .for_each(|r| { std::hint::black_box(&r); fired += 1; }).await.unwrap();
+                    } else {
+                        f.map(|e: Event| e).map(|e: Event| e)
+                        .watermarks(ts, rheoflow::time::WatermarkStrategy::monotonic())
+                        .key_by(|e: &Event| e.key)
+                        .window(rheoflow::window::Tumbling::of(Duration::from_millis(1000)), ts)
+                        .aggregate(workload::aggregator())
+                        .for_each(|r| { std::hint::black_box(&r); fired += 1; }).await.unwrap();
+                    }
+                };
+                rt.block_on(fut);
+                println!("{fired} {seen}");
+            }
+            _ => {}
+        }
+        println!("{mode}: {:?}", t.elapsed());
+        return;
+    }
+    let started = Instant::now();
+
+    println!("checkpoint of open tumbling-window state (count/sum/min/max per key):");
+    for keys in [10_000, 1_000_000] {
+        open_state(&rt, keys);
+    }
+
+    throughput(&rt, events);
+    println!("total {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// What one checkpoint of `keys` open keys took.
+struct Taken {
+    /// The save of the checkpoint taken after the last key.
+    save: Save,
+    /// When the last event left the source.
+    barrier: Instant,
+    /// The wall time of the whole run, checkpoint saved.
+    run: Duration,
+}
+
+/// Runs `keys` keys into one open window, checkpointed after the last key to `store`.
+fn take<S: CheckpointStore + Clone + 'static>(rt: &Runtime, keys: u32, store: S) -> Taken {
+    let store = TimedStore::new(store);
+    let checkpoints = rt
+        .block_on(Checkpoints::open(
+            store.clone(),
+            Trigger::every_events(u64::from(keys)),
+        ))
+        .expect("the store opens");
+    let barrier = Arc::new(Mutex::new(None));
+    let last = Arc::clone(&barrier);
+    let start = Instant::now();
+    let fired = rt.block_on(async {
+        let fired = open_keys(keys, HOUR_MS, Some(&checkpoints), move |_| {
+            *last.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        })
+        .await;
+        checkpoints.wait_idle().await;
+        fired
+    });
+    let run = start.elapsed();
+    assert_eq!(fired, u64::from(keys), "one result per key");
+    let save = store
+        .saves()
+        .into_iter()
+        .find(|save| save.id.get() == 1)
+        .expect("the checkpoint after the last key was saved");
+    assert!(save.ok, "the save succeeds");
+    let barrier = barrier
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .expect("the last key went through");
+    Taken { save, barrier, run }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn open_state(rt: &Runtime, keys: u32) {
+    let mut directory = Vec::new();
+    let mut memory = Vec::new();
+    let mut plain = Vec::new();
+    let mut file_bytes = 0;
+    for _ in 0..3 {
+        let dir = support::temp_dir("checkpoint-figures");
+        let store = rt
+            .block_on(DirectoryStore::open(&dir))
+            .expect("the directory opens");
+        let path = store.path_of(1.into());
+        directory.push(take(rt, keys, store));
+        file_bytes = std::fs::metadata(&path)
+            .expect("checkpoint 1 is kept")
+            .len();
+        std::fs::remove_dir_all(&dir).expect("the directory is removed");
+
+        memory.push(take(rt, keys, MemoryStore::new()));
+
+        let start = Instant::now();
+        rt.block_on(open_keys(keys, HOUR_MS, None, |_| {}));
+        plain.push(start.elapsed());
+    }
+    let best = |taken: &[Taken], f: &dyn Fn(&Taken) -> Duration| {
+        taken.iter().map(f).min().expect("three runs")
     };
-    let t = Instant::now();
-    let fired = rt.block_on(workload::flow_tumbling_on(n, 0));
-    println!("plain spawned: {:?} {fired}", t.elapsed());
-    let t = Instant::now();
-    let fired = rt.block_on(support::tumbling(n, None));
-    println!("plain block_on: {:?} {fired}", t.elapsed());
-    for dir in [false, true] {
-        if dir {
-            let store = rt.block_on(async { TimedStore::new(DirectoryStore::open(support::temp_dir("probe")).await.unwrap()) });
-            one(&rt, n, store, &mode);
-        } else { one(&rt, n, TimedStore::new(MemoryStore::new()), &mode); }
+    let to_start = |t: &Taken| t.save.started.saturating_duration_since(t.barrier);
+    let saving = |t: &Taken| t.save.finished - t.save.started;
+    let total = |t: &Taken| t.save.finished.saturating_duration_since(t.barrier);
+    let run = |t: &Taken| t.run;
+    let plain = plain.iter().min().copied().expect("three runs");
+    println!(
+        "  {keys:>9} keys: file {file_bytes} bytes, state {} bytes ({:.1} bytes/key)",
+        directory[0].save.state_bytes,
+        directory[0].save.state_bytes as f64 / f64::from(keys),
+    );
+    for (store, taken) in [("DirectoryStore", &directory), ("MemoryStore", &memory)] {
+        println!(
+            "    {store:<14} barrier->saved {:7.2} ms = barrier->save start {:7.2} ms \
+             + save {:7.2} ms; run {:7.1} ms vs {:7.1} ms without checkpoints (+{:.1} ms) \
+             [best of 3]",
+            ms(best(taken, &total)),
+            ms(best(taken, &to_start)),
+            ms(best(taken, &saving)),
+            ms(best(taken, &run)),
+            ms(plain),
+            ms(best(taken, &run).saturating_sub(plain)),
+        );
     }
 }
 
-fn one<S: rheoflow::checkpoint::CheckpointStore + Clone + 'static>(rt: &tokio::runtime::Runtime, n: u64, store: TimedStore<S>, mode: &str) {
-        let cps = rt.block_on(Checkpoints::open(store.clone(), Trigger::every(Duration::from_secs(1)))).unwrap();
-        let t = Instant::now();
-        let fired = if mode == "spawn" { let c = cps.clone(); rt.block_on(async move { tokio::spawn(async move { support::tumbling(n, Some(&c)).await }).await.unwrap() }) } else { rt.block_on(support::tumbling(n, Some(&cps))) };
-        let ran = t.elapsed();
-        rt.block_on(cps.wait_idle());
-        println!("ckpt block_on: {:?} idle {:?} {fired}", ran, t.elapsed());
-        for s in store.saves() { println!("  {} start {:?} dur {:?} bytes {}", s.id, s.started - t, s.finished - s.started, s.state_bytes); }
+/// One throughput run: events per second and the periodic checkpoints completed.
+fn rate<S: CheckpointStore + Clone + 'static>(
+    rt: &Runtime,
+    events: u64,
+    store: Option<S>,
+) -> (f64, u64) {
+    let checkpoints = store.map(|store| {
+        rt.block_on(Checkpoints::open(
+            store,
+            Trigger::every(Duration::from_secs(1)),
+        ))
+        .expect("the store opens")
+    });
+    let start = Instant::now();
+    rt.block_on(async {
+        std::hint::black_box(tumbling(events, checkpoints.as_ref()).await);
+        if let Some(checkpoints) = &checkpoints {
+            checkpoints.wait_idle().await;
+        }
+    });
+    let elapsed = start.elapsed().as_secs_f64();
+    let periodic = checkpoints
+        .and_then(|checkpoints| checkpoints.completed())
+        .map_or(0, |id| id.get() - 1);
+    (events as f64 / elapsed, periodic)
+}
+
+fn throughput(rt: &Runtime, events: u64) {
+    let mut none = 0f64;
+    let mut directory = (0f64, Vec::new());
+    let mut memory = (0f64, Vec::new());
+    for _ in 0..3 {
+        none = none.max(rate::<MemoryStore>(rt, events, None).0);
+        let dir = support::temp_dir("checkpoint-figures-rate");
+        let store = rt
+            .block_on(DirectoryStore::open(&dir))
+            .expect("the directory opens");
+        let (r, n) = rate(rt, events, Some(store));
+        std::fs::remove_dir_all(&dir).expect("the directory is removed");
+        directory.0 = directory.0.max(r);
+        directory.1.push(n);
+        let (r, n) = rate(rt, events, Some(MemoryStore::new()));
+        memory.0 = memory.0.max(r);
+        memory.1.push(n);
+    }
+    println!(
+        "throughput, tumbling 1 s windows, 10k keys, {}M events, best of 3 alternating runs:",
+        events / 1_000_000
+    );
+    println!("  no checkpoints            {:6.1}M events/s", none / 1e6);
+    for (store, (r, n)) in [("DirectoryStore", directory), ("MemoryStore", memory)] {
+        println!(
+            "  every 1 s, {store:<14} {:6.1}M events/s, ratio {:.3} (periodic checkpoints per \
+             run: {n:?})",
+            r / 1e6,
+            r / none,
+        );
+    }
 }

@@ -217,7 +217,11 @@ impl<S> Flow<S> {
 
     /// Registers the consumer at the end of a checkpointed flow (`method`) as taking part in its
     /// checkpoints, so that a checkpoint completes only once its barrier was delivered.
-    pub(crate) fn output_participant(&self, counters: Option<Arc<OperatorCounters>>, method: &str) -> Option<Participant> {
+    pub(crate) fn output_participant(
+        &self,
+        counters: Option<Arc<OperatorCounters>>,
+        method: &str,
+    ) -> Option<Participant> {
         let (checkpoints, scope) = self.checkpoints.as_ref()?;
         let counters = counters.unwrap_or_else(|| self.metrics.register(method));
         Some(checkpoints.register(counters, scope.clone()))

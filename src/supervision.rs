@@ -76,7 +76,9 @@ impl RestartStrategy {
     /// The delay before restart number `restart` (from 1: the first restart, after the first
     /// failure).
     pub fn delay_before(&self, restart: u32) -> Duration {
-        let factor = self.multiplier.powi(restart.saturating_sub(1).min(1_000) as i32);
+        let factor = self
+            .multiplier
+            .powi(restart.saturating_sub(1).min(1_000) as i32);
         let delay = self.initial.as_secs_f64() * factor;
         if delay >= self.max.as_secs_f64() {
             self.max

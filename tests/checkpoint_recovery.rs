@@ -122,7 +122,9 @@ async fn a_flow_cut_off_at_seeded_points_resumes_with_exactly_once_state() {
         let mut cuts = Vec::new();
         let mut state = seed + 1;
         for _ in 0..(1 + seed % 3) {
-            state = state.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+            state = state
+                .wrapping_mul(2862933555777941757)
+                .wrapping_add(3037000493);
             cuts.push((state >> 33) as usize % (golden.len() / 2));
         }
         let runs = run_with_cuts(&input, &cuts, false).await;

@@ -61,7 +61,7 @@ fn transform(x: u64) -> u64 {
 }
 
 fn keep(x: &u64) -> bool {
-    x % 3 != 0
+    !x.is_multiple_of(3)
 }
 
 /// What one uninterrupted run over `0..len` writes.

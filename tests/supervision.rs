@@ -11,7 +11,11 @@ use tokio::time::Instant;
 const MS: Duration = Duration::from_millis(1);
 
 /// Runs `supervise` with a job that fails `failures` times, recording when each attempt began.
-async fn attempts(strategy: RestartStrategy, failures: u32, panic: bool) -> (Result<u32, Error>, Vec<Duration>) {
+async fn attempts(
+    strategy: RestartStrategy,
+    failures: u32,
+    panic: bool,
+) -> (Result<u32, Error>, Vec<Duration>) {
     let start = Instant::now();
     let started = Arc::new(std::sync::Mutex::new(Vec::new()));
     let calls = Arc::new(AtomicU32::new(0));

@@ -66,7 +66,10 @@ fn expand_impl(options: &Options, model: ImplModel) -> TokenStream {
     if let Some(keyed) = &model.keyed {
         let (key, state) = (&keyed.key, &keyed.state);
         let ctx = quote!(&mut #krate::keyed::KeyedContext<'_, #key, Self::State, Self::Output>);
-        let hooks = model.hooks.iter().map(|hook| delegate(&model, hook, &ctx, &krate));
+        let hooks = model
+            .hooks
+            .iter()
+            .map(|hook| delegate(&model, hook, &ctx, &krate));
         return quote! {
             #item
 
@@ -80,7 +83,10 @@ fn expand_impl(options: &Options, model: ImplModel) -> TokenStream {
     }
 
     let ctx = quote!(&mut #krate::processor::Context<'_, Self::Out>);
-    let hooks = model.hooks.iter().map(|hook| delegate(&model, hook, &ctx, &krate));
+    let hooks = model
+        .hooks
+        .iter()
+        .map(|hook| delegate(&model, hook, &ctx, &krate));
     let name = name_const(options);
     let snapshot = match options.state_mode() {
         StateMode::Struct => struct_snapshot(options, self_ty),
@@ -103,7 +109,12 @@ fn expand_impl(options: &Options, model: ImplModel) -> TokenStream {
 }
 
 /// The trait method of `hook`, calling the user's method of the same name.
-fn delegate(model: &ImplModel, hook: &parse::Hook, ctx_ty: &TokenStream, krate: &TokenStream) -> TokenStream {
+fn delegate(
+    model: &ImplModel,
+    hook: &parse::Hook,
+    ctx_ty: &TokenStream,
+    krate: &TokenStream,
+) -> TokenStream {
     let self_ty = &model.item.self_ty;
     let in_ty = &model.in_ty;
     let ident = &hook.ident;
@@ -134,9 +145,10 @@ fn delegate(model: &ImplModel, hook: &parse::Hook, ctx_ty: &TokenStream, krate: 
 /// The default snapshot: the struct itself, cloned at each barrier.
 fn struct_snapshot(options: &Options, self_ty: &syn::Type) -> TokenStream {
     let krate = options.krate();
-    let version = options.version.as_ref().map(|(version, _)| {
-        quote!(const VERSION: ::core::primitive::u32 = #version;)
-    });
+    let version = options
+        .version
+        .as_ref()
+        .map(|(version, _)| quote!(const VERSION: ::core::primitive::u32 = #version;));
     let migrate = options.migrate.as_ref().map(|(path, _)| {
         quote! {
             fn migrate(
@@ -268,5 +280,109 @@ fn expand_fn(options: &Options, model: FnModel) -> TokenStream {
         }
 
         #snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(args: TokenStream, item: TokenStream) -> String {
+        processor(args, item).to_string()
+    }
+
+    #[test]
+    fn a_renamed_crate_replaces_every_path_to_rheoflow() {
+        let item = quote! {
+            impl Dedup {
+                fn process(&mut self, item: u64, ctx: &mut Context<'_, u64>) {}
+                fn on_timer(&mut self, timer: Timer) {}
+            }
+        };
+        let default = expand(quote!(), item.clone());
+        assert!(default.contains(":: rheoflow :: processor :: Processor"));
+        let renamed = expand(quote!(crate = "flowlib", version = 2), item);
+        assert!(!renamed.contains("rheoflow"), "{renamed}");
+        assert!(renamed.contains("flowlib :: checkpoint :: Snapshot"));
+
+        let renamed = expand(
+            quote!(crate = "flowlib"),
+            quote!(
+                async fn f(x: u8) -> u8 {
+                    x
+                }
+            ),
+        );
+        assert!(!renamed.contains("rheoflow"), "{renamed}");
+    }
+
+    #[test]
+    fn standard_names_are_absolute() {
+        let outputs = [
+            expand(
+                quote!(name = "n", version = 2, migrate = m),
+                quote!(impl S { fn process(&mut self, item: A, ctx: &mut Context<B>) {} }),
+            ),
+            expand(
+                quote!(),
+                quote!(
+                    fn f(x: A) -> Option<B> {
+                        x
+                    }
+                ),
+            ),
+            expand(
+                quote!(),
+                quote!(
+                    async fn f(x: A) -> B {
+                        x
+                    }
+                ),
+            ),
+        ];
+        for output in outputs {
+            let mut bare = output.clone();
+            for absolute in [
+                ":: core :: option :: Option :: Some",
+                ":: core :: option :: Option",
+                ":: core :: result :: Result",
+                ":: core :: clone :: Clone",
+                ":: core :: default :: Default",
+                ":: core :: marker :: Send",
+                ":: core :: future :: Future",
+                ":: core :: pin :: Pin",
+                ":: core :: iter :: IntoIterator",
+                ":: std :: boxed :: Box",
+                ":: core :: primitive :: u32",
+                ":: core :: primitive :: u8",
+                ":: core :: primitive :: str",
+                "-> Option < B >",
+            ] {
+                bare = bare.replace(absolute, "");
+            }
+            for name in [
+                "Option", "Some", "Result", "Clone", "Default", "Send", "Box", "Pin", "u32", "u8",
+                "str",
+            ] {
+                let word = format!(" {name} ");
+                assert!(!bare.contains(&word), "bare `{name}` in {output}");
+            }
+        }
+    }
+
+    #[test]
+    fn on_error_the_item_is_emitted_unchanged_after_the_error() {
+        let output = expand(
+            quote!(nmae = "x"),
+            quote!(
+                fn f(x: u8) -> u8 {
+                    x
+                }
+            ),
+        );
+        assert!(output.starts_with(":: core :: compile_error !"), "{output}");
+        assert!(output.contains("# [allow (dead_code)] fn f (x : u8) -> u8 { x }"));
+        // Not a processor: no struct `F`.
+        assert!(!output.contains("struct F"));
     }
 }

@@ -282,7 +282,10 @@ fn impl_model(options: &Options, item: ItemImpl) -> syn::Result<ImplModel> {
 
 /// An error for a state `impl_model` never reaches with no error recorded; never a panic.
 fn unreachable_error(item: &ItemImpl) -> syn::Error {
-    syn::Error::new(item.self_ty.span(), "#[processor] could not read this impl block")
+    syn::Error::new(
+        item.self_ty.span(),
+        "#[processor] could not read this impl block",
+    )
 }
 
 fn check_impl_options(options: &Options, errors: &mut Errors) {
@@ -382,11 +385,17 @@ fn hook(kind: HookKind, method: &ImplItemFn, keyed: bool) -> syn::Result<(Hook, 
             if receiver.reference.is_some() && receiver.mutability.is_some() => {}
         Some(FnArg::Receiver(receiver)) => errors.spanned(
             receiver,
-            format!("`{}` must take `&mut self`: expected `{expected}`", kind.name()),
+            format!(
+                "`{}` must take `&mut self`: expected `{expected}`",
+                kind.name()
+            ),
         ),
         _ => errors.at(
             sig.ident.span(),
-            format!("`{}` must take `&mut self`: expected `{expected}`", kind.name()),
+            format!(
+                "`{}` must take `&mut self`: expected `{expected}`",
+                kind.name()
+            ),
         ),
     }
     let args: Vec<&syn::PatType> = inputs
@@ -428,10 +437,7 @@ fn hook(kind: HookKind, method: &ImplItemFn, keyed: bool) -> syn::Result<(Hook, 
                 ),
             }
         } else {
-            errors.spanned(
-                arg,
-                format!("unexpected argument: expected `{expected}`"),
-            );
+            errors.spanned(arg, format!("unexpected argument: expected `{expected}`"));
         }
     }
     if args.len() < value_count {
@@ -577,8 +583,7 @@ fn fn_model(options: &Options, item: ItemFn) -> syn::Result<FnModel> {
                 ),
             },
             (_, FnArg::Typed(arg)) => {
-                errors.spanned(
-                arg, format!("unexpected argument: {usage}"));
+                errors.spanned(arg, format!("unexpected argument: {usage}"));
             }
         }
     }
@@ -662,7 +667,11 @@ fn same(a: &Type, b: &Type) -> bool {
 
 /// A type as written, for messages.
 fn shown(ty: &Type) -> String {
-    quote::quote!(#ty).to_string().replace(" < ", "<").replace(" >", ">").replace(" ,", ",")
+    quote::quote!(#ty)
+        .to_string()
+        .replace(" < ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
 }
 
 /// `parse_line` → `ParseLine`.

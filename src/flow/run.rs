@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::Flow;
-use crate::error::panic_message;
 use crate::checkpoint::Participant;
+use crate::error::panic_message;
 use crate::metrics::OperatorCounters;
 use crate::sink::Sink;
 use crate::{Control, Error, Message};

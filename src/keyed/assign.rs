@@ -38,7 +38,8 @@ impl WindowAssigner for Tumbling {
     type Window = TimeWindow;
 }
 
-impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F> for Tumbling
+impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F>
+    for Tumbling
 where
     F::Acc: Persist,
 {
@@ -53,7 +54,8 @@ impl WindowAssigner for Sliding {
     type Window = TimeWindow;
 }
 
-impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F> for Sliding
+impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F>
+    for Sliding
 where
     F::Acc: Persist,
 {
@@ -68,7 +70,8 @@ impl WindowAssigner for Session {
     type Window = TimeWindow;
 }
 
-impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F> for Session
+impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, TimeWindow, T>> BuildState<K, T, F>
+    for Session
 where
     F::Acc: Persist,
 {
@@ -83,7 +86,8 @@ impl WindowAssigner for CountWindows {
     type Window = CountWindow;
 }
 
-impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, CountWindow, T>> BuildState<K, T, F> for CountWindows
+impl<K: Hash + Eq + Clone + Persist, T, F: WindowFn<K, CountWindow, T>> BuildState<K, T, F>
+    for CountWindows
 where
     F::Acc: Persist,
 {

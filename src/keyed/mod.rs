@@ -285,7 +285,14 @@ where
         let (key, ttl) = (self.key, self.ttl);
         self.flow
             .chain_stateful("aggregate", |stream, counters, participant| {
-                RunningAggregate::new(stream, key, Aggregate(aggregator), ttl, counters, participant)
+                RunningAggregate::new(
+                    stream,
+                    key,
+                    Aggregate(aggregator),
+                    ttl,
+                    counters,
+                    participant,
+                )
             })
     }
 

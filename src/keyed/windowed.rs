@@ -188,10 +188,11 @@ where
     {
         let state = self.assigner.build(self.lateness, self.policy, f);
         let (key, time, late, timer) = (self.key, self.time, self.late, self.timer);
-        self.flow.chain_stateful(method, |stream, counters, participant| {
-            let late = LateHandler::new(late.into_output(), counters.clone());
-            KeyedWindow::new(stream, key, time, state, late, timer, counters, participant)
-        })
+        self.flow
+            .chain_stateful(method, |stream, counters, participant| {
+                let late = LateHandler::new(late.into_output(), counters.clone());
+                KeyedWindow::new(stream, key, time, state, late, timer, counters, participant)
+            })
     }
 
     /// Aggregates each window's items per key with `aggregator`, keeping only its accumulator.

@@ -184,7 +184,12 @@ where
             return None;
         }
         let id = this.participant.checkpoints().trigger().get();
-        Some(inject(this.source.as_ref(), this.participant, this.injected, id))
+        Some(inject(
+            this.source.as_ref(),
+            this.participant,
+            this.injected,
+            id,
+        ))
     }
 
     /// A checkpointed source reports its position to its checkpoints, not to an outer one.

@@ -219,7 +219,12 @@ where
                     *this.done = true;
                     return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(error)))));
                 }
-                arm(this.clock, this.processing_timers, this.timer, this.armed_for);
+                arm(
+                    this.clock,
+                    this.processing_timers,
+                    this.timer,
+                    this.armed_for,
+                );
             }
         }
         loop {
@@ -384,11 +389,17 @@ fn restore<K: Hash + Eq + Clone + Persist, S: Persist>(
         entry.state = snapshot.state;
         for at in snapshot.event_timers {
             entry.event_timers.insert(at);
-            event_timers.entry(at).or_default().push(snapshot.key.clone());
+            event_timers
+                .entry(at)
+                .or_default()
+                .push(snapshot.key.clone());
         }
         for at in snapshot.processing_timers {
             entry.processing_timers.insert(at);
-            processing_timers.entry(at).or_default().push(snapshot.key.clone());
+            processing_timers
+                .entry(at)
+                .or_default()
+                .push(snapshot.key.clone());
         }
         keys.insert(snapshot.key, entry);
     }

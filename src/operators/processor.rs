@@ -25,21 +25,27 @@ pin_project! {
     {
         #[pin]
         stream: S,
-        processor: P,
-        participant: Option<Participant>,
-        timers: Timers,
-        out: VecDeque<P::Out>,
-        pending: Option<Control>,
-        phase: Phase,
-        watermark: Timestamp,
-        clock: Clock,
-        sleep: Sleep,
-        // The processing time the sleep is armed for, if armed.
-        armed_for: Option<Timestamp>,
-        counters: Arc<OperatorCounters>,
-        // Items in and outputs out, published to `counters` every few hundred.
-        tally: Tally,
+        core: Core<P>,
     }
+}
+
+/// Everything but the input: the processor, its timers and outputs, and the operator's place
+/// in the checkpoints.
+struct Core<P: Processor> {
+    processor: P,
+    participant: Option<Participant>,
+    timers: Timers,
+    out: VecDeque<P::Out>,
+    pending: Option<Control>,
+    phase: Phase,
+    watermark: Timestamp,
+    clock: Clock,
+    sleep: Sleep,
+    // The processing time the sleep is armed for, if armed.
+    armed_for: Option<Timestamp>,
+    counters: Arc<OperatorCounters>,
+    // Items in and outputs out, published to `counters` every few hundred.
+    tally: Tally,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,32 +66,135 @@ impl<S, P: Processor> Process<S, P> {
     ) -> Self {
         Process {
             stream,
-            processor,
-            participant,
-            timers: Timers::default(),
-            out: VecDeque::new(),
-            pending: None,
-            phase: Phase::Start,
-            watermark: Timestamp::MIN,
-            clock: Clock::new(),
-            sleep: Sleep::default(),
-            armed_for: None,
-            counters,
-            tally: Tally::default(),
+            core: Core {
+                processor,
+                participant,
+                timers: Timers::default(),
+                out: VecDeque::new(),
+                pending: None,
+                phase: Phase::Start,
+                watermark: Timestamp::MIN,
+                clock: Clock::new(),
+                sleep: Sleep::default(),
+                armed_for: None,
+                counters,
+                tally: Tally::default(),
+            },
         }
     }
 }
 
-/// Builds the context of one call into the processor.
-macro_rules! context {
-    ($this:ident) => {
-        processor::Context {
-            out: $this.out,
-            timers: $this.timers,
-            watermark: *$this.watermark,
-            clock: $this.clock,
+impl<P: Processor + Snapshot> Core<P> {
+    /// The processor, and the context of one call into it.
+    #[inline]
+    fn split(&mut self) -> (&mut P, processor::Context<'_, P::Out>) {
+        let ctx = processor::Context {
+            out: &mut self.out,
+            timers: &mut self.timers,
+            watermark: self.watermark,
+            clock: &self.clock,
+        };
+        (&mut self.processor, ctx)
+    }
+
+    /// On the first poll: restores the state and timers from the checkpoint, then opens.
+    #[cold]
+    #[inline(never)]
+    fn start(&mut self) {
+        self.phase = Phase::Running;
+        if let Some(participant) = &self.participant {
+            if let Some(bytes) = participant.restored() {
+                match processor::state::decode(&mut self.processor, bytes) {
+                    Ok(timers) => self.timers = timers,
+                    Err(error) => {
+                        let error = CheckpointError::State {
+                            operator: participant.id(),
+                            error,
+                        };
+                        self.phase = Phase::Done;
+                        self.pending = Some(Control::Failed(Box::new(Error::from(error))));
+                        return;
+                    }
+                }
+            }
         }
-    };
+        let (processor, mut ctx) = self.split();
+        processor.open(&mut ctx);
+        self.arm();
+    }
+
+    /// Fires the processing-time timers that are due.
+    #[cold]
+    #[inline(never)]
+    fn fire_processing_timers(&mut self) {
+        self.armed_for = None;
+        let now = self.clock.now();
+        while let Some(at) = self.timers.pop_due(TimeDomain::ProcessingTime, now) {
+            let timer = Timer {
+                timestamp: at,
+                domain: TimeDomain::ProcessingTime,
+            };
+            let (processor, mut ctx) = self.split();
+            processor.on_timer(timer, &mut ctx);
+        }
+        self.arm();
+    }
+
+    /// Handles a control message from upstream, which goes out after the outputs it causes.
+    #[inline(never)]
+    fn control(&mut self, control: Control) {
+        match control {
+            Control::Watermark(watermark) => {
+                if watermark > self.watermark {
+                    self.watermark = watermark;
+                    while let Some(at) = self.timers.pop_due(TimeDomain::EventTime, watermark) {
+                        let timer = Timer {
+                            timestamp: at,
+                            domain: TimeDomain::EventTime,
+                        };
+                        let (processor, mut ctx) = self.split();
+                        processor.on_timer(timer, &mut ctx);
+                    }
+                    let (processor, mut ctx) = self.split();
+                    processor.on_watermark(watermark, &mut ctx);
+                    self.counters.set_watermark(watermark);
+                }
+            }
+            Control::Barrier(barrier) => {
+                // The state after exactly the items before the barrier; their outputs are
+                // buffered, and go out before the barrier.
+                if let Some(participant) = &self.participant {
+                    let state = processor::state::encode(&self.processor, &self.timers);
+                    participant.ack(&barrier, state);
+                }
+            }
+            Control::End => {
+                let (processor, mut ctx) = self.split();
+                processor.close(&mut ctx);
+                self.timers.processing.clear();
+                if let Some(participant) = &self.participant {
+                    participant.finish(processor::state::encode(&self.processor, &self.timers));
+                }
+                self.phase = Phase::Done;
+            }
+            ref other if other.is_terminal() => self.phase = Phase::Done,
+            _ => {}
+        }
+        self.pending = Some(control);
+        self.arm();
+    }
+
+    /// Arms the sleep for the earliest processing-time timer, if that changed.
+    #[inline]
+    fn arm(&mut self) {
+        let Some(&at) = self.timers.processing.first() else {
+            return;
+        };
+        if self.armed_for != Some(at) {
+            self.sleep.arm(self.clock.instant_at(at));
+            self.armed_for = Some(at);
+        }
+    }
 }
 
 impl<S, P> Stream for Process<S, P>
@@ -97,131 +206,53 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
+        let core = this.core;
         loop {
-            if let Some(output) = this.out.pop_front() {
-                this.tally.count_out(this.counters);
+            if let Some(output) = core.out.pop_front() {
+                core.tally.count_out(&core.counters);
                 return Poll::Ready(Some(Message::Data(output)));
             }
-            if let Some(control) = this.pending.take() {
+            if let Some(control) = core.pending.take() {
                 if !matches!(control, Control::Watermark(_)) {
-                    this.tally.publish(this.counters);
+                    core.tally.publish(&core.counters);
                 }
                 return Poll::Ready(Some(Message::Control(control)));
             }
-            match *this.phase {
+            match core.phase {
+                Phase::Running => {}
                 Phase::Start => {
-                    *this.phase = Phase::Running;
-                    if let Some(participant) = this.participant {
-                        if let Some(bytes) = participant.restored() {
-                            match processor::state::decode(this.processor, bytes) {
-                                Ok(timers) => *this.timers = timers,
-                                Err(error) => {
-                                    *this.phase = Phase::Done;
-                                    let error = CheckpointError::State {
-                                        operator: participant.id(),
-                                        error,
-                                    };
-                                    *this.pending =
-                                        Some(Control::Failed(Box::new(Error::from(error))));
-                                    continue;
-                                }
-                            }
-                        }
-                    }
-                    this.processor.open(&mut context!(this));
-                    arm(this.clock, this.timers, this.sleep, this.armed_for);
+                    core.start();
                     continue;
                 }
                 Phase::Done => {
-                    this.tally.publish(this.counters);
+                    core.tally.publish(&core.counters);
                     return Poll::Ready(None);
                 }
-                Phase::Running => {}
             }
-            if this.armed_for.is_some() && this.sleep.poll_fired(cx).is_ready() {
-                *this.armed_for = None;
-                let now = this.clock.now();
-                while let Some(at) = this.timers.pop_due(TimeDomain::ProcessingTime, now) {
-                    let timer = Timer {
-                        timestamp: at,
-                        domain: TimeDomain::ProcessingTime,
-                    };
-                    this.processor.on_timer(timer, &mut context!(this));
-                }
-                arm(this.clock, this.timers, this.sleep, this.armed_for);
+            if core.armed_for.is_some() && core.sleep.poll_fired(cx).is_ready() {
+                core.fire_processing_timers();
                 continue;
             }
             match this.stream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Message::Data(item))) => {
+                    core.tally.count_in(&core.counters);
+                    let (processor, mut ctx) = core.split();
+                    processor.process(item, &mut ctx);
+                    // A timer set by the call may be earlier than the armed one.
+                    core.arm();
+                }
+                Poll::Ready(Some(Message::Control(control))) => core.control(control),
+                Poll::Ready(None) => core.phase = Phase::Done,
                 Poll::Pending => {
-                    this.tally.publish(this.counters);
+                    core.tally.publish(&core.counters);
                     return Poll::Pending;
                 }
-                Poll::Ready(Some(Message::Data(item))) => {
-                    this.tally.count_in(this.counters);
-                    this.processor.process(item, &mut context!(this));
-                }
-                Poll::Ready(Some(Message::Control(Control::Watermark(watermark)))) => {
-                    if watermark > *this.watermark {
-                        *this.watermark = watermark;
-                        while let Some(at) = this.timers.pop_due(TimeDomain::EventTime, watermark)
-                        {
-                            let timer = Timer {
-                                timestamp: at,
-                                domain: TimeDomain::EventTime,
-                            };
-                            this.processor.on_timer(timer, &mut context!(this));
-                        }
-                        this.processor.on_watermark(watermark, &mut context!(this));
-                        this.counters.set_watermark(watermark);
-                    }
-                    *this.pending = Some(Control::Watermark(watermark));
-                }
-                Poll::Ready(Some(Message::Control(Control::Barrier(barrier)))) => {
-                    // The state after exactly the items before the barrier; their outputs are
-                    // buffered, and go out before the barrier.
-                    if let Some(participant) = this.participant {
-                        participant.ack(
-                            &barrier,
-                            processor::state::encode(&*this.processor, this.timers),
-                        );
-                    }
-                    *this.pending = Some(Control::Barrier(barrier));
-                }
-                Poll::Ready(Some(Message::Control(Control::End))) => {
-                    this.processor.close(&mut context!(this));
-                    this.timers.processing.clear();
-                    if let Some(participant) = this.participant {
-                        participant.finish(processor::state::encode(&*this.processor, this.timers));
-                    }
-                    *this.phase = Phase::Done;
-                    *this.pending = Some(Control::End);
-                }
-                Poll::Ready(Some(Message::Control(control))) => {
-                    if control.is_terminal() {
-                        *this.phase = Phase::Done;
-                    }
-                    *this.pending = Some(control);
-                }
-                Poll::Ready(None) => *this.phase = Phase::Done,
             }
-            // Timers set while handling the message may be earlier than the armed one.
-            arm(this.clock, this.timers, this.sleep, this.armed_for);
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.out.len(), None)
-    }
-}
-
-/// Arms the sleep for the earliest processing-time timer, if that changed.
-fn arm(clock: &Clock, timers: &Timers, sleep: &mut Sleep, armed_for: &mut Option<Timestamp>) {
-    let Some(&at) = timers.processing.first() else {
-        return;
-    };
-    if *armed_for != Some(at) {
-        sleep.arm(clock.instant_at(at));
-        *armed_for = Some(at);
+        (self.core.out.len(), None)
     }
 }
 
@@ -229,10 +260,10 @@ impl<S: fmt::Debug, P: Processor + fmt::Debug> fmt::Debug for Process<S, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Process")
             .field("stream", &self.stream)
-            .field("processor", &self.processor)
-            .field("watermark", &self.watermark)
-            .field("event_timers", &self.timers.event.len())
-            .field("processing_timers", &self.timers.processing.len())
+            .field("processor", &self.core.processor)
+            .field("watermark", &self.core.watermark)
+            .field("event_timers", &self.core.timers.event.len())
+            .field("processing_timers", &self.core.timers.processing.len())
             .finish_non_exhaustive()
     }
 }
@@ -320,4 +351,3 @@ where
         self.stream.size_hint()
     }
 }
-

@@ -221,11 +221,11 @@ where
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
         self.keys = checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
-                Err(StateError::IncompatibleVersion {
-                    found,
-                    supported: STATE_VERSION,
-                })
-            })?;
+            Err(StateError::IncompatibleVersion {
+                found,
+                supported: STATE_VERSION,
+            })
+        })?;
         Ok(())
     }
 }
