@@ -96,7 +96,7 @@ use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
 
 const USAGE: &str = "\
 usage: aggregate --input PATH --key COLUMN --time COLUMN --value COLUMN --window SPEC
@@ -1537,12 +1537,14 @@ async fn open_input(input: &Input) -> Result<(Reader, Option<u64>), Failure> {
 /// included, for the CSV source.
 async fn read_csv_header(input: Reader) -> Result<(Vec<String>, u64, Reader), Failure> {
     let cannot = |err: io::Error| Failure::Usage(format!("cannot read the input: {err}"));
-    let mut input = BufReader::new(input);
+    // Byte by byte, so that nothing after the header is read ahead and lost: the header is
+    // short, and this happens once.
+    let mut input = input;
     let mut line = Vec::new();
-    input
-        .read_until(b'\n', &mut line)
-        .await
-        .map_err(|err| Failure::Usage(format!("cannot read the input: {err}")))?;
+    let mut byte = [0u8];
+    while line.last() != Some(&b'\n') && input.read(&mut byte).await.map_err(cannot)? == 1 {
+        line.push(byte[0]);
+    }
     let record = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(&line[..])
@@ -1555,12 +1557,12 @@ async fn read_csv_header(input: Reader) -> Result<(Vec<String>, u64, Reader), Fa
     };
     let header_len = line.len() as u64;
     // The source reads the header again: a file from its start, a stream from what was read.
-    let input = match input.into_inner() {
+    let input = match input {
         Reader::File(mut file) => {
             file.seek(io::SeekFrom::Start(0)).await.map_err(cannot)?;
             Reader::File(file)
         }
-        stream => Reader::Stream(Box::new(io::Cursor::new(line).chain(stream))),
+        Reader::Stream(stream) => Reader::Stream(Box::new(io::Cursor::new(line).chain(stream))),
     };
     Ok((header, header_len, input))
 }
