@@ -1,44 +1,18 @@
 //! The checkpoint stores: round trips, retention, and detection of every kind of damage.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use rheoflow::checkpoint::{
     Checkpoint, CheckpointError, CheckpointId, CheckpointStore, CorruptReason, DirectoryStore,
     MemoryStore,
 };
+use support::TempDir;
+
+mod support;
 
 /// The committed version-1 file; later format versions must keep reading it.
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/checkpoint-v1.rfc"
 );
-
-/// A unique directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "rheoflow-checkpoint-{name}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn id(n: u64) -> CheckpointId {
     CheckpointId::new(n)

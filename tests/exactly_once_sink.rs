@@ -3,7 +3,7 @@
 //! that must leave the file exactly as one uninterrupted run (nothing lost, nothing doubled);
 //! output of incomplete checkpoints never visible; pending files committed once on recovery.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,43 +17,10 @@ use rheoflow::error::SinkError;
 use rheoflow::sink::{self, ExactlyOnceJsonLines, PendingAppend, TwoPhaseCommit};
 use rheoflow::source::{Position, Source};
 use rheoflow::{Error, ErrorPolicy, Flow, Message};
+use support::TempDir;
 use tokio::sync::{mpsc, Semaphore};
 
-/// A directory of its own under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("rheoflow-eo-{}-{n}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the test directory");
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// The names of the files in the directory, sorted.
-    fn files(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.0)
-            .expect("read the test directory")
-            .map(|entry| entry.expect("a directory entry").file_name())
-            .map(|name| name.to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod support;
 
 /// The stateless pipeline between source and sink in these tests.
 fn transform(x: u64) -> u64 {
@@ -255,7 +222,7 @@ fn assert_prefix(path: &Path, expected: &str, context: &str) {
 
 /// A restart after a crash: ends normally with the exact output and no leftover files.
 async fn finish_and_check(dir: &TempDir, store: &MemoryStore, len: u64, every: u64, context: &str) {
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     let run = run_once(store, &path, len, every, None).await;
     assert!(!run.crashed);
     run.result
@@ -269,7 +236,7 @@ async fn finish_and_check(dir: &TempDir, store: &MemoryStore, len: u64, every: u
 async fn an_uninterrupted_run_writes_every_item_once() {
     for (len, every) in [(0, 3), (1, 1), (40, 4), (40, 1_000), (3_000, 700)] {
         let dir = TempDir::new("uninterrupted");
-        let path = dir.path("out.jsonl");
+        let path = dir.join("out.jsonl");
         let store = MemoryStore::new();
         let run = run_once(&store, &path, len, every, None).await;
         run.result
@@ -297,7 +264,7 @@ async fn a_crash_at_any_step_then_a_restart_writes_every_item_exactly_once() {
             let dir = TempDir::new("steps");
             let run = run_once(
                 &MemoryStore::new(),
-                &dir.path("out.jsonl"),
+                &dir.join("out.jsonl"),
                 len,
                 every,
                 None,
@@ -309,7 +276,7 @@ async fn a_crash_at_any_step_then_a_restart_writes_every_item_exactly_once() {
         for crash_at in 0..steps {
             let context = format!("len {len}, every {every}, crash at step {crash_at}");
             let dir = TempDir::new("crash");
-            let path = dir.path("out.jsonl");
+            let path = dir.join("out.jsonl");
             let store = MemoryStore::new();
             let run = run_once(&store, &path, len, every, Some(crash_at)).await;
             assert!(run.crashed, "{context}: no crash");
@@ -339,7 +306,7 @@ async fn chains_of_crashes_at_seeded_points_lose_and_double_nothing() {
         let len = rng.below(80);
         let every = 1 + rng.below(9);
         let dir = TempDir::new("chain");
-        let path = dir.path("out.jsonl");
+        let path = dir.join("out.jsonl");
         let store = MemoryStore::new();
         let crashes = 1 + rng.below(4);
         for crash in 0..crashes {
@@ -361,7 +328,7 @@ async fn chains_of_crashes_at_seeded_points_lose_and_double_nothing() {
 async fn a_crash_between_pre_commit_and_commit_is_committed_once_on_recovery() -> Result<(), Error>
 {
     let dir = TempDir::new("between");
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     let store = MemoryStore::new();
     // Steps: recover (0, 1), write (2, 3), pre-commit 1 (4, 5), then just before commit 1.
     let run = run_once(&store, &path, 10, 5, Some(6)).await;
@@ -377,7 +344,7 @@ async fn a_crash_between_pre_commit_and_commit_is_committed_once_on_recovery() -
     // Checkpoint 1 is complete, its transaction pre-committed but not visible.
     assert_eq!(store.latest().await?.map(|c| c.id().get()), Some(1));
     assert_eq!(read(&path), "");
-    assert_eq!(read(&dir.path("out.jsonl.pending-1")), golden(5));
+    assert_eq!(read(&dir.join("out.jsonl.pending-1")), golden(5));
 
     let run = run_once(&store, &path, 10, 5, None).await;
     run.result.expect("the run ended")?;
@@ -390,7 +357,7 @@ async fn a_crash_between_pre_commit_and_commit_is_committed_once_on_recovery() -
 #[tokio::test]
 async fn recovery_appends_once_drops_partial_appends_and_leftovers() -> Result<(), Error> {
     let dir = TempDir::new("recovery");
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     type Sink = dyn TwoPhaseCommit<u64, Pending = PendingAppend>;
 
     let mut first = sink::exactly_once_json_lines(&path).await?;
@@ -410,7 +377,7 @@ async fn recovery_appends_once_drops_partial_appends_and_leftovers() -> Result<(
         (CheckpointId::new(2), 6, 4)
     );
     // A crash in the middle of committing checkpoint 2: half of it appended.
-    let pending_two = std::fs::read(dir.path("out.jsonl.pending-2")).expect("pending file");
+    let pending_two = std::fs::read(dir.join("out.jsonl.pending-2")).expect("pending file");
     let mut partial = std::fs::read(&path).expect("committed file");
     partial.extend_from_slice(&pending_two[..3]);
     std::fs::write(&path, &partial).expect("write the partial append");
@@ -456,11 +423,11 @@ async fn recovery_appends_once_drops_partial_appends_and_leftovers() -> Result<(
 #[tokio::test(start_paused = true)]
 async fn a_fresh_start_truncates_the_file_and_removes_leftovers() -> Result<(), Error> {
     let dir = TempDir::new("fresh");
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     std::fs::write(&path, "old output\n").expect("write");
-    std::fs::write(dir.path("out.jsonl.pending-7"), "old pending\n").expect("write");
-    std::fs::write(dir.path("out.jsonl.inprogress"), "old open\n").expect("write");
-    std::fs::write(dir.path("other.jsonl.pending-1"), "not ours\n").expect("write");
+    std::fs::write(dir.join("out.jsonl.pending-7"), "old pending\n").expect("write");
+    std::fs::write(dir.join("out.jsonl.inprogress"), "old open\n").expect("write");
+    std::fs::write(dir.join("other.jsonl.pending-1"), "not ours\n").expect("write");
     let run = run_once(&MemoryStore::new(), &path, 20, 6, None).await;
     run.result.expect("the run ended")?;
     assert_eq!(read(&path), golden(20));
@@ -514,7 +481,7 @@ async fn next_event(events: &mut mpsc::UnboundedReceiver<Event>, wanted: Event) 
 #[tokio::test(start_paused = true)]
 async fn output_of_an_incomplete_checkpoint_is_never_visible() -> Result<(), Error> {
     let dir = TempDir::new("incomplete");
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     let (saving, mut saves) = mpsc::unbounded_channel();
     let permits = Arc::new(Semaphore::new(0));
     let store = GatedStore {
@@ -536,7 +503,7 @@ async fn output_of_an_incomplete_checkpoint_is_never_visible() -> Result<(), Err
     assert_eq!(saves.recv().await, Some(1));
     next_event(&mut events, Event::PreCommitted(2)).await;
     assert_eq!(read(&path), "");
-    assert_eq!(read(&dir.path("out.jsonl.pending-1")), golden(5));
+    assert_eq!(read(&dir.join("out.jsonl.pending-1")), golden(5));
 
     // Once checkpoint 1 is saved, its output shows, and not a line of checkpoint 2's.
     permits.add_permits(1);
@@ -552,7 +519,7 @@ async fn output_of_an_incomplete_checkpoint_is_never_visible() -> Result<(), Err
 #[tokio::test(start_paused = true)]
 async fn checkpoints_commit_while_the_input_is_idle() -> Result<(), Error> {
     let dir = TempDir::new("idle");
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     let checkpoints = Checkpoints::open(MemoryStore::new(), Trigger::every_events(3)).await?;
     let (sender, flow) = rheoflow::source::channel::<u64>(16)?;
     let (sink, mut events) = Harness::open(&path, None).await;
@@ -572,7 +539,7 @@ async fn checkpoints_commit_while_the_input_is_idle() -> Result<(), Error> {
 #[tokio::test(start_paused = true)]
 async fn a_failed_flow_commits_nothing_pending_and_a_restart_completes_it() -> Result<(), Error> {
     let dir = TempDir::new("failed");
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     let store = MemoryStore::new();
     let checkpoints = Checkpoints::open(store.clone(), Trigger::at_end()).await?;
     let result = Flow::from_iter(0..30u64)
@@ -602,7 +569,7 @@ async fn a_failed_flow_commits_nothing_pending_and_a_restart_completes_it() -> R
 #[tokio::test(start_paused = true)]
 async fn an_input_that_ends_early_is_redone_by_a_restart() -> Result<(), Error> {
     let dir = TempDir::new("take-while");
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     let store = MemoryStore::new();
     // The first run stops at item 13, past its last checkpoint (after item 12); the second
     // one, of the same shape so that the sink keeps its id, goes to the end.
@@ -655,7 +622,7 @@ impl Source for CutOff {
 #[tokio::test(start_paused = true)]
 async fn an_input_cut_off_aborts_without_committing_its_tail() -> Result<(), Error> {
     let dir = TempDir::new("cut-off");
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     let store = MemoryStore::new();
     let checkpoints = Checkpoints::open(store.clone(), Trigger::every_events(4)).await?;
     let result = Flow::from_messages(CutOff { next: 0, len: 10 })
@@ -677,10 +644,10 @@ async fn an_input_cut_off_aborts_without_committing_its_tail() -> Result<(), Err
 #[tokio::test]
 async fn a_directory_store_restart_after_the_end_changes_nothing() -> Result<(), Error> {
     let dir = TempDir::new("directory");
-    let path = dir.path("out.jsonl");
+    let path = dir.join("out.jsonl");
     let checkpoint_dir = TempDir::new("directory-store");
     for _ in 0..2 {
-        let store = DirectoryStore::open(&checkpoint_dir.0).await?;
+        let store = DirectoryStore::open(checkpoint_dir.path()).await?;
         let checkpoints = Checkpoints::open(store, Trigger::every_events(7)).await?;
         Flow::from_iter(0..50u64)
             .checkpointed(&checkpoints)
@@ -699,13 +666,13 @@ async fn a_directory_store_restart_after_the_end_changes_nothing() -> Result<(),
 async fn a_flow_without_checkpoints_is_a_config_error() -> Result<(), Error> {
     let dir = TempDir::new("unchecked");
     let result = Flow::from_iter(0..3u64)
-        .send_exactly_once(sink::exactly_once_json_lines(dir.path("out.jsonl")).await?)
+        .send_exactly_once(sink::exactly_once_json_lines(dir.join("out.jsonl")).await?)
         .await;
     let Err(Error::Config(error)) = result else {
         panic!("expected a config error, got {result:?}");
     };
     assert!(error.to_string().contains("checkpointed"), "{error}");
-    assert!(sink::exactly_once_json_lines(dir.path("missing/out.jsonl"))
+    assert!(sink::exactly_once_json_lines(dir.join("missing/out.jsonl"))
         .await
         .is_err());
     Ok(())

@@ -28,7 +28,7 @@ fn double(x: u32) -> u32 {
 
 #[processor]
 fn even(x: u32) -> Option<u32> {
-    (x % 2 == 0).then_some(x)
+    x.is_multiple_of(2).then_some(x)
 }
 
 #[processor]

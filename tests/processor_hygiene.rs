@@ -132,7 +132,7 @@ mod shadowed {
 
     #[processor(crate = "flowlib", name = "evens")]
     fn evens(x: Item) -> ::core::option::Option<Item> {
-        (x % 2 == 0).then_some(x)
+        x.is_multiple_of(2).then_some(x)
     }
 
     #[processor(crate = "flowlib")]

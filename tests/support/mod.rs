@@ -173,6 +173,52 @@ impl Drop for TempFile {
     }
 }
 
+/// A directory of its own under the system's temporary directory, created empty and removed
+/// with everything in it when dropped.
+pub(crate) struct TempDir {
+    path: std::path::PathBuf,
+}
+
+impl TempDir {
+    /// A new, empty directory named after `name`.
+    pub(crate) fn new(name: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = format!("rheoflow-test-{}-{n}-{name}", std::process::id());
+        let path = std::env::temp_dir().join(dir);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the test directory");
+        TempDir { path }
+    }
+
+    /// The path of the directory.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// The path of `name` in the directory.
+    pub(crate) fn join(&self, name: &str) -> std::path::PathBuf {
+        self.path.join(name)
+    }
+
+    /// The names of the files in the directory, sorted.
+    pub(crate) fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.path)
+            .expect("read the test directory")
+            .map(|entry| entry.expect("a directory entry").file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 /// Writes `head`, then `len` bytes of `x`, then `tail` to `path`, without holding the `x`s in
 /// memory at once.
 pub(crate) fn write_long_record(path: &std::path::Path, head: &[u8], len: usize, tail: &[u8]) {
