@@ -96,11 +96,10 @@ async fn main() -> Result<(), rheoflow::Error> {
     // fourth unique click, two clicks after the last checkpoint.
     let checkpoints = Checkpoints::open(store, Trigger::every_events(2)).await?;
     println!("first run:");
-    let mut first = dedup(&checkpoints).into_stream().take(4);
-    while let Some(click) = first.next().await {
+    let first: Vec<Click> = dedup(&checkpoints).into_stream().take(4).collect().await;
+    for click in &first {
         println!("  {click:?}");
     }
-    drop(first);
     checkpoints.wait_idle().await;
 
     // Restart from the newest checkpoint in the directory: the source resumes after the fourth

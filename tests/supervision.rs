@@ -44,7 +44,7 @@ async fn fixed_delay_restarts_after_exactly_the_delay() {
     let strategy = RestartStrategy::fixed_delay(250 * MS, 4);
     let (result, started) = attempts(strategy, 3, false).await;
     assert_eq!(result.unwrap(), 4);
-    assert_eq!(started, [0 * MS, 250 * MS, 500 * MS, 750 * MS]);
+    assert_eq!(started, [Duration::ZERO, 250 * MS, 500 * MS, 750 * MS]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -53,7 +53,10 @@ async fn exponential_backoff_doubles_up_to_the_cap() {
     let (result, started) = attempts(strategy, 4, false).await;
     assert_eq!(result.unwrap(), 5);
     // Delays 100, 200, 300 (capped), 300.
-    assert_eq!(started, [0 * MS, 100 * MS, 300 * MS, 600 * MS, 900 * MS]);
+    assert_eq!(
+        started,
+        [Duration::ZERO, 100 * MS, 300 * MS, 600 * MS, 900 * MS]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -69,7 +72,7 @@ async fn a_panic_counts_as_a_failure_and_is_restarted() {
     let strategy = RestartStrategy::fixed_delay(10 * MS, 2);
     let (result, started) = attempts(strategy, 1, true).await;
     assert_eq!(result.unwrap(), 2);
-    assert_eq!(started, [0 * MS, 10 * MS]);
+    assert_eq!(started, [Duration::ZERO, 10 * MS]);
     let (result, _) = attempts(RestartStrategy::none(), 1, true).await;
     match result {
         Err(Error::Panicked { message }) => assert_eq!(message, "attempt 1 panics"),

@@ -19,8 +19,8 @@ pub(crate) fn processor(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok((options, model))
     });
     match parsed {
-        Ok((options, Model::Impl(model))) => expand_impl(&options, model),
-        Ok((options, Model::Fn(model))) => expand_fn(&options, model),
+        Ok((options, Model::Impl(model))) => expand_impl(&options, *model),
+        Ok((options, Model::Fn(model))) => expand_fn(&options, *model),
         Err(error) => on_error(&error, item),
     }
 }

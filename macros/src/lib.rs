@@ -17,12 +17,20 @@ use proc_macro::TokenStream;
 /// Turns a struct and impl block, a `fn` or an `async fn` into a stream processor.
 ///
 /// ```text
-/// #[processor]                  impl Dedup { fn process(&mut self, item: In, ctx: &mut Context<'_, Out>) { … } }
-/// #[processor(keyed)]           impl Dedup { fn process(&mut self, item: In, ctx: &mut KeyedContext<'_, K, S, Out>) { … } }
-/// #[processor]                  fn parse(line: String) -> Option<Event> { … }      // struct Parse
-/// #[processor]                  async fn enrich(order: Order) -> Enriched { … }    // struct Enrich
+/// #[processor]
+/// impl Dedup { fn process(&mut self, item: In, ctx: &mut Context<'_, Out>) { … } }
 ///
-/// options: name = "…", version = N, migrate = path::to_fn, state = none | manual, keyed, crate = "path"
+/// #[processor(keyed)]
+/// impl Dedup { fn process(&mut self, item: In, ctx: &mut KeyedContext<'_, K, S, Out>) { … } }
+///
+/// #[processor]
+/// fn parse(line: String) -> Option<Event> { … }      // makes `struct Parse`
+///
+/// #[processor]
+/// async fn enrich(order: Order) -> Enriched { … }    // makes `struct Enrich`
+///
+/// options: name = "…", version = N, migrate = path::to_fn, state = none | manual, keyed,
+///          crate = "path"
 /// ```
 ///
 /// See `rheoflow::processor` for the full reference and runnable examples.

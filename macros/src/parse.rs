@@ -14,8 +14,8 @@ use crate::options::{Options, StateMode};
 
 /// An annotated item, checked.
 pub(crate) enum Model {
-    Impl(ImplModel),
-    Fn(FnModel),
+    Impl(Box<ImplModel>),
+    Fn(Box<FnModel>),
 }
 
 /// `#[processor]` or `#[processor(keyed)]` on an impl block.
@@ -120,12 +120,12 @@ pub(crate) enum FnOutput {
 /// Reads `item`, checked against `options`.
 pub(crate) fn model(options: &Options, item: syn::Item) -> syn::Result<Model> {
     match item {
-        syn::Item::Impl(item) => impl_model(options, item).map(Model::Impl),
-        syn::Item::Fn(item) => fn_model(options, item).map(Model::Fn),
+        syn::Item::Impl(item) => impl_model(options, item).map(Box::new).map(Model::Impl),
+        syn::Item::Fn(item) => fn_model(options, item).map(Box::new).map(Model::Fn),
         other => Err(syn::Error::new(
             item_span(&other),
-            "#[processor] goes on an impl block of a struct (`impl MyProcessor { fn process(…) }`), \
-             on a `fn` or on an `async fn`",
+            "#[processor] goes on an impl block of a struct \
+             (`impl MyProcessor { fn process(…) }`), on a `fn` or on an `async fn`",
         )),
     }
 }
@@ -294,7 +294,10 @@ fn check_impl_options(options: &Options, errors: &mut Errors) {
         if let Some((_, span)) = &options.name {
             errors.at(
                 *span,
-                format!("`name` {keyed_only} has no name; name the operator with `.name(\"…\")` after `.process(…)`"),
+                format!(
+                    "`name` {keyed_only} has no name; name the operator with `.name(\"…\")` \
+                     after `.process(…)`"
+                ),
             );
         }
         for (span, key) in [

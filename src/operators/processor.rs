@@ -144,21 +144,19 @@ impl<P: Processor + Snapshot> Core<P> {
     #[inline(never)]
     fn control(&mut self, control: Control) {
         match control {
-            Control::Watermark(watermark) => {
-                if watermark > self.watermark {
-                    self.watermark = watermark;
-                    while let Some(at) = self.timers.pop_due(TimeDomain::EventTime, watermark) {
-                        let timer = Timer {
-                            timestamp: at,
-                            domain: TimeDomain::EventTime,
-                        };
-                        let (processor, mut ctx) = self.split();
-                        processor.on_timer(timer, &mut ctx);
-                    }
+            Control::Watermark(watermark) if watermark > self.watermark => {
+                self.watermark = watermark;
+                while let Some(at) = self.timers.pop_due(TimeDomain::EventTime, watermark) {
+                    let timer = Timer {
+                        timestamp: at,
+                        domain: TimeDomain::EventTime,
+                    };
                     let (processor, mut ctx) = self.split();
-                    processor.on_watermark(watermark, &mut ctx);
-                    self.counters.set_watermark(watermark);
+                    processor.on_timer(timer, &mut ctx);
                 }
+                let (processor, mut ctx) = self.split();
+                processor.on_watermark(watermark, &mut ctx);
+                self.counters.set_watermark(watermark);
             }
             Control::Barrier(barrier) => {
                 // The state after exactly the items before the barrier; their outputs are

@@ -59,22 +59,57 @@
 //! # }
 //! ```
 //!
+//! A keyed processor keeps a state per key, created with `Default`, and sets timers per key;
+//! [`state_ttl`](crate::keyed::KeyedFlow::state_ttl) frees the state of idle keys:
+//!
+//! ```
+//! use rheoflow::keyed::KeyedContext;
+//! use rheoflow::processor::processor;
+//! use std::time::Duration;
+//!
+//! type Count = (String, u64);
+//!
+//! /// Emits each user's running count of clicks.
+//! struct Clicks;
+//!
+//! #[processor(keyed)]
+//! impl Clicks {
+//!     fn process(&mut self, user: String, ctx: &mut KeyedContext<'_, String, u64, Count>) {
+//!         *ctx.state() += 1;
+//!         let count = *ctx.state();
+//!         ctx.emit((user, count));
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> Result<(), rheoflow::Error> {
+//! let counts = rheoflow::Flow::from_iter(["ann", "bo", "ann"].map(String::from))
+//!     .key_by(|user: &String| user.clone())
+//!     .state_ttl(Duration::from_secs(3600))
+//!     .process(Clicks)
+//!     .collect::<Vec<_>>()
+//!     .await?;
+//! assert_eq!(counts[2], ("ann".to_string(), 2));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Checkpointed state
 //!
-//! [`Flow::process`](crate::Flow::process) requires [`Snapshot`](crate::checkpoint::Snapshot) as well as [`Processor`], so
+//! [`Flow::process`](crate::Flow::process) requires [`Snapshot`] as well as [`Processor`], so
 //! that a processor in a checkpointed flow can never silently lose its state. The macro always
 //! writes that impl, as the `state` option says:
 //!
 //! - by default the struct itself is the state: it must be `Clone + Serialize + Deserialize`,
 //!   and a snapshot is a clone taken at the barrier. `version = N` and `migrate = path` version
-//!   it (see [`Snapshot::VERSION`](crate::checkpoint::Snapshot::VERSION) and [`Snapshot::migrate`](crate::checkpoint::Snapshot::migrate));
+//!   it (see [`Snapshot::VERSION`] and [`Snapshot::migrate`]);
 //! - `state = none` declares the fields configuration, not state: nothing is saved (the state
 //!   is `()`). A processor made from a `fn` is always so;
 //! - `state = manual` writes no `Snapshot` impl: write your own, to save a smaller or
 //!   differently shaped state.
 //!
-//! A processor written by hand implements both traits; a stateless one has a three-line
-//! `Snapshot` impl with `type State = ()` (see [`Processor`]).
+//! A processor written by hand implements both traits (see [`Processor`]); a stateless one
+//! declares `type State = ();` with an empty `snapshot` and `restore`.
 //!
 //! The operator saves the processor's state and its pending timers under the operator's stable
 //! id: its [name](crate::Flow::name), or the macro's `name` option. Name the processors of a flow
@@ -99,6 +134,10 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`Snapshot`]: crate::checkpoint::Snapshot
+//! [`Snapshot::VERSION`]: crate::checkpoint::Snapshot::VERSION
+//! [`Snapshot::migrate`]: crate::checkpoint::Snapshot::migrate
 
 mod async_processor;
 mod context;
@@ -117,8 +156,8 @@ pub use crate::keyed::{TimeDomain, Timer};
 /// | option | applies to | meaning |
 /// | --- | --- | --- |
 /// | `name = "dedup"` | impl, `fn`, `async fn` | the operator's stable name ([`Processor::NAME`]) |
-/// | `version = 2` | impl | the version of the saved state ([`Snapshot::VERSION`](crate::checkpoint::Snapshot::VERSION)) |
-/// | `migrate = path::to_fn` | impl, with `version` ≥ 2 | reads older states ([`Snapshot::migrate`](crate::checkpoint::Snapshot::migrate)) |
+/// | `version = 2` | impl | the version of the saved state ([`Snapshot::VERSION`]) |
+/// | `migrate = path::to_fn` | impl, `version` ≥ 2 | reads old states ([`Snapshot::migrate`]) |
 /// | `state = none` / `state = manual` | impl | save nothing / write `Snapshot` yourself |
 /// | `keyed` | impl | implement [`KeyedProcessFunction`](crate::keyed::KeyedProcessFunction) |
 /// | `crate = "path"` | all | where `rheoflow` is, when renamed |
@@ -128,7 +167,7 @@ pub use crate::keyed::{TimeDomain, Timer};
 /// | handler | signature (`ctx` is optional except in `process`) |
 /// | --- | --- |
 /// | `process` | `fn process(&mut self, item: In, ctx: &mut Context<'_, Out>)` |
-/// | `on_watermark` | `fn on_watermark(&mut self, watermark: Timestamp, ctx: &mut Context<'_, Out>)` |
+/// | `on_watermark` | `fn on_watermark(&mut self, wm: Timestamp, ctx: &mut Context<'_, Out>)` |
 /// | `on_timer` | `fn on_timer(&mut self, timer: Timer, ctx: &mut Context<'_, Out>)` |
 /// | `open` | `fn open(&mut self, ctx: &mut Context<'_, Out>)` |
 /// | `close` | `fn close(&mut self, ctx: &mut Context<'_, Out>)` |
@@ -158,6 +197,9 @@ pub use crate::keyed::{TimeDomain, Timer};
 /// # Ok(())
 /// # }
 /// ```
+///
+/// [`Snapshot::VERSION`]: crate::checkpoint::Snapshot::VERSION
+/// [`Snapshot::migrate`]: crate::checkpoint::Snapshot::migrate
 pub use rheoflow_macros::processor;
 
 use crate::Timestamp;
@@ -165,7 +207,7 @@ use crate::Timestamp;
 /// A user operator: handles the items of a flow one at a time, with hooks for watermarks,
 /// timers, and the start and end of its input.
 ///
-/// Run it with [`Flow::process`](crate::Flow::process), which also requires [`Snapshot`](crate::checkpoint::Snapshot) so
+/// Run it with [`Flow::process`](crate::Flow::process), which also requires [`Snapshot`] so
 /// that its state survives a restart of a checkpointed flow. Most processors are written with
 /// the [`#[processor]`](macro@processor) macro, which implements both traits; this is the trait
 /// it implements.
@@ -243,6 +285,8 @@ use crate::Timestamp;
 /// # Ok(())
 /// # }
 /// ```
+///
+/// [`Snapshot`]: crate::checkpoint::Snapshot
 pub trait Processor {
     /// The items it takes.
     type In;

@@ -425,7 +425,7 @@ where
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
-        let state: PaneSnapshot<Vec<(i128, Slice<K, F::Acc>)>, BTreeMap<i128, FxHashMap<K, u64>>> =
+        let state: OwnedPaneSnapshot<K, F::Acc> =
             checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
                 Err(StateError::IncompatibleVersion {
                     found,
@@ -446,6 +446,10 @@ where
         Ok(())
     }
 }
+
+/// A [`PaneSnapshot`] read back.
+type OwnedPaneSnapshot<K, A> =
+    PaneSnapshot<Vec<(i128, Slice<K, A>)>, BTreeMap<i128, FxHashMap<K, u64>>>;
 
 /// The version of [`PaneSnapshot`] this build writes.
 const STATE_VERSION: u32 = 1;
