@@ -153,6 +153,7 @@ impl Checkpoints {
         store: impl CheckpointStore + 'static,
         trigger: Trigger,
     ) -> Result<Self, CheckpointError> {
+        let fence = Fence::claim(store.identity()).await;
         let restored = store.latest().await?;
         let first = restored
             .as_ref()
@@ -178,6 +179,7 @@ impl Checkpoints {
             queue,
             shared.progress.clone(),
             Arc::downgrade(&shared),
+            fence,
         ));
         Ok(Checkpoints { shared })
     }
@@ -394,10 +396,11 @@ async fn write_checkpoints(
     mut queue: mpsc::UnboundedReceiver<Checkpoint>,
     progress: watch::Sender<Progress>,
     shared: Weak<Shared>,
+    fence: Fence,
 ) {
     while let Some(checkpoint) = queue.recv().await {
         let id = checkpoint.id();
-        let result = store.save(&checkpoint).await;
+        let result = fence.save(&mut *store, &checkpoint).await;
         if let Some(shared) = shared.upgrade() {
             let mut tracker = shared
                 .tracker
@@ -416,6 +419,63 @@ async fn write_checkpoints(
                 progress.failed = Some((id, error));
             }
         });
+    }
+}
+
+/// Which flow owns a storage: a flow opened on a store fences off the previous one on the same
+/// storage, so that a failed flow's writer, still draining its queue while the flow restarts,
+/// cannot save a checkpoint newer than the one the restart restored.
+struct Fence {
+    /// The storage's owner: the generation of the newest flow opened on it.
+    owner: Option<Arc<tokio::sync::Mutex<u64>>>,
+    generation: u64,
+}
+
+impl Fence {
+    /// Becomes the owner of the storage named `identity`, after any save in progress.
+    async fn claim(identity: Option<String>) -> Self {
+        static OWNERS: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<u64>>>> =
+            Mutex::new(BTreeMap::new());
+        let Some(identity) = identity else {
+            return Fence {
+                owner: None,
+                generation: 0,
+            };
+        };
+        let owner = {
+            let mut owners = OWNERS.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(owners.entry(identity).or_default())
+        };
+        let generation = {
+            let mut current = owner.lock().await;
+            *current += 1;
+            *current
+        };
+        Fence {
+            owner: Some(owner),
+            generation,
+        }
+    }
+
+    /// Saves `checkpoint` unless a newer flow owns the storage.
+    async fn save(
+        &self,
+        store: &mut dyn CheckpointStore,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), CheckpointError> {
+        let Some(owner) = &self.owner else {
+            return store.save(checkpoint).await;
+        };
+        let current = owner.lock().await;
+        if *current != self.generation {
+            return Err(CheckpointError::Aborted {
+                id: checkpoint.id(),
+                reason: "a newer flow opened the same checkpoint store".into(),
+            });
+        }
+        let saved = store.save(checkpoint).await;
+        drop(current);
+        saved
     }
 }
 

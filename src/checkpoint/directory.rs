@@ -249,6 +249,12 @@ impl CheckpointStore for DirectoryStore {
         ids.sort_unstable();
         Ok(ids)
     }
+
+    /// The directory's canonical path.
+    fn identity(&self) -> Option<String> {
+        let dir = std::fs::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        Some(format!("directory:{}", dir.display()))
+    }
 }
 
 /// The file name of checkpoint `id`.

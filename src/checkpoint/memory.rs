@@ -97,4 +97,9 @@ impl CheckpointStore for MemoryStore {
     async fn list(&self) -> Result<Vec<CheckpointId>, CheckpointError> {
         Ok(self.lock().keys().copied().collect())
     }
+
+    /// The shared checkpoints of this store and its clones.
+    fn identity(&self) -> Option<String> {
+        Some(format!("memory:{:p}", Arc::as_ptr(&self.checkpoints)))
+    }
 }

@@ -275,6 +275,17 @@ pub trait CheckpointStore: Send + Sync {
     ///
     /// [`CheckpointError::Io`] when the store cannot be read.
     async fn list(&self) -> Result<Vec<CheckpointId>, CheckpointError>;
+
+    /// A name shared by every handle on the same storage (a directory's path), or `None`.
+    ///
+    /// A flow that opens [`Checkpoints`] on a store fences off the previous flow on the same
+    /// storage (one that failed and is being restarted): a save of the previous flow still in
+    /// progress finishes first, and the previous flow saves nothing afterwards, so it cannot
+    /// publish a checkpoint newer than the one the new flow restored. The default, `None`,
+    /// opts out.
+    fn identity(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Validates a retention count.

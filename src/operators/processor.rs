@@ -35,6 +35,9 @@ struct Core<P: Processor> {
     processor: P,
     participant: Option<Participant>,
     timers: Timers,
+    // The outputs not passed on yet, but the first output of an item, which goes out at once:
+    // an item with at most one output never touches the queue. The processor is called only
+    // once the queue is empty.
     out: VecDeque<P::Out>,
     pending: Option<Control>,
     phase: Phase,
@@ -85,16 +88,44 @@ impl<S, P: Processor> Process<S, P> {
 }
 
 impl<P: Processor + Snapshot> Core<P> {
-    /// The processor, and the context of one call into it.
+    /// Handles an item, once the outputs before it were passed on; returns its first output,
+    /// if any, and queues the others.
     #[inline]
-    fn split(&mut self) -> (&mut P, processor::Context<'_, P::Out>) {
-        let ctx = processor::Context {
+    fn process(&mut self, item: P::In) -> Option<P::Out> {
+        debug_assert!(self.out.is_empty());
+        // The first output in a local, which stays in registers, not in the queue.
+        let mut first = None;
+        let mut ctx = processor::Context {
+            slot: &mut first,
             out: &mut self.out,
             timers: &mut self.timers,
             watermark: self.watermark,
             clock: &self.clock,
         };
-        (&mut self.processor, ctx)
+        self.processor.process(item, &mut ctx);
+        // A timer set by the call may be earlier than the armed one.
+        self.arm();
+        first
+    }
+
+    /// Makes `calls` into the processor, with one context, once the outputs before them were
+    /// passed on; queues all their outputs, in order.
+    #[inline]
+    fn queued(&mut self, calls: impl FnOnce(&mut P, &mut processor::Context<'_, P::Out>)) {
+        debug_assert!(self.out.is_empty());
+        let mut first = None;
+        let mut ctx = processor::Context {
+            slot: &mut first,
+            out: &mut self.out,
+            timers: &mut self.timers,
+            watermark: self.watermark,
+            clock: &self.clock,
+        };
+        calls(&mut self.processor, &mut ctx);
+        // The queue holds the outputs after the first.
+        if let Some(first) = first {
+            self.out.push_front(first);
+        }
     }
 
     /// On the first poll: restores the state and timers from the checkpoint, then opens.
@@ -118,8 +149,7 @@ impl<P: Processor + Snapshot> Core<P> {
                 }
             }
         }
-        let (processor, mut ctx) = self.split();
-        processor.open(&mut ctx);
+        self.queued(|processor, ctx| processor.open(ctx));
         self.arm();
     }
 
@@ -129,14 +159,15 @@ impl<P: Processor + Snapshot> Core<P> {
     fn fire_processing_timers(&mut self) {
         self.armed_for = None;
         let now = self.clock.now();
-        while let Some(at) = self.timers.pop_due(TimeDomain::ProcessingTime, now) {
-            let timer = Timer {
-                timestamp: at,
-                domain: TimeDomain::ProcessingTime,
-            };
-            let (processor, mut ctx) = self.split();
-            processor.on_timer(timer, &mut ctx);
-        }
+        self.queued(|processor, ctx| {
+            while let Some(at) = ctx.timers.pop_due(TimeDomain::ProcessingTime, now) {
+                let timer = Timer {
+                    timestamp: at,
+                    domain: TimeDomain::ProcessingTime,
+                };
+                processor.on_timer(timer, ctx);
+            }
+        });
         self.arm();
     }
 
@@ -146,16 +177,16 @@ impl<P: Processor + Snapshot> Core<P> {
         match control {
             Control::Watermark(watermark) if watermark > self.watermark => {
                 self.watermark = watermark;
-                while let Some(at) = self.timers.pop_due(TimeDomain::EventTime, watermark) {
-                    let timer = Timer {
-                        timestamp: at,
-                        domain: TimeDomain::EventTime,
-                    };
-                    let (processor, mut ctx) = self.split();
-                    processor.on_timer(timer, &mut ctx);
-                }
-                let (processor, mut ctx) = self.split();
-                processor.on_watermark(watermark, &mut ctx);
+                self.queued(|processor, ctx| {
+                    while let Some(at) = ctx.timers.pop_due(TimeDomain::EventTime, watermark) {
+                        let timer = Timer {
+                            timestamp: at,
+                            domain: TimeDomain::EventTime,
+                        };
+                        processor.on_timer(timer, ctx);
+                    }
+                    processor.on_watermark(watermark, ctx);
+                });
                 self.counters.set_watermark(watermark);
             }
             Control::Barrier(barrier) => {
@@ -167,8 +198,7 @@ impl<P: Processor + Snapshot> Core<P> {
                 }
             }
             Control::End => {
-                let (processor, mut ctx) = self.split();
-                processor.close(&mut ctx);
+                self.queued(|processor, ctx| processor.close(ctx));
                 self.timers.processing.clear();
                 if let Some(participant) = &self.participant {
                     participant.finish(processor::state::encode(&self.processor, &self.timers));
@@ -180,6 +210,50 @@ impl<P: Processor + Snapshot> Core<P> {
         }
         self.pending = Some(control);
         self.arm();
+    }
+
+    /// Whether anything but the next item is due: queued outputs, a control message, the start
+    /// or the end, or a processing-time timer that may have fired.
+    #[inline]
+    fn busy(&self) -> bool {
+        !self.out.is_empty()
+            || self.pending.is_some()
+            || self.phase != Phase::Running
+            || self.armed_for.is_some()
+    }
+
+    /// Passes on the queued outputs then the control message after them, starts, ends, and
+    /// fires the processing-time timers that are due; `None` once it is the next item's turn.
+    #[inline(never)]
+    fn poll_busy(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<Message<P::Out>>>> {
+        loop {
+            if let Some(output) = self.out.pop_front() {
+                self.tally.count_out(&self.counters);
+                return Some(Poll::Ready(Some(Message::Data(output))));
+            }
+            if let Some(control) = self.pending.take() {
+                if !matches!(control, Control::Watermark(_)) {
+                    self.tally.publish(&self.counters);
+                }
+                return Some(Poll::Ready(Some(Message::Control(control))));
+            }
+            match self.phase {
+                Phase::Running => {}
+                Phase::Start => {
+                    self.start();
+                    continue;
+                }
+                Phase::Done => {
+                    self.tally.publish(&self.counters);
+                    return Some(Poll::Ready(None));
+                }
+            }
+            if self.armed_for.is_some() && self.sleep.poll_fired(cx).is_ready() {
+                self.fire_processing_timers();
+                continue;
+            }
+            return None;
+        }
     }
 
     /// Arms the sleep for the earliest processing-time timer, if that changed.
@@ -206,44 +280,38 @@ where
         let mut this = self.project();
         let core = this.core;
         loop {
-            if let Some(output) = core.out.pop_front() {
-                core.tally.count_out(&core.counters);
-                return Poll::Ready(Some(Message::Data(output)));
-            }
-            if let Some(control) = core.pending.take() {
-                if !matches!(control, Control::Watermark(_)) {
-                    core.tally.publish(&core.counters);
-                }
-                return Poll::Ready(Some(Message::Control(control)));
-            }
-            match core.phase {
-                Phase::Running => {}
-                Phase::Start => {
-                    core.start();
-                    continue;
-                }
-                Phase::Done => {
-                    core.tally.publish(&core.counters);
-                    return Poll::Ready(None);
+            if core.busy() {
+                if let Some(poll) = core.poll_busy(cx) {
+                    return poll;
                 }
             }
-            if core.armed_for.is_some() && core.sleep.poll_fired(cx).is_ready() {
-                core.fire_processing_timers();
-                continue;
-            }
-            match this.stream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(Message::Data(item))) => {
-                    core.tally.count_in(&core.counters);
-                    let (processor, mut ctx) = core.split();
-                    processor.process(item, &mut ctx);
-                    // A timer set by the call may be earlier than the armed one.
-                    core.arm();
-                }
-                Poll::Ready(Some(Message::Control(control))) => core.control(control),
-                Poll::Ready(None) => core.phase = Phase::Done,
-                Poll::Pending => {
-                    core.tally.publish(&core.counters);
-                    return Poll::Pending;
+            // The items, while they emit nothing and no timer is armed: nothing else is due in
+            // between. An item's first output goes out at once, any others next.
+            loop {
+                match this.stream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(Message::Data(item))) => {
+                        core.tally.count_in(&core.counters);
+                        if let Some(output) = core.process(item) {
+                            core.tally.count_out(&core.counters);
+                            return Poll::Ready(Some(Message::Data(output)));
+                        }
+                        if core.armed_for.is_some() {
+                            // A processing-time timer may be due before the next item.
+                            break;
+                        }
+                    }
+                    Poll::Ready(Some(Message::Control(control))) => {
+                        core.control(control);
+                        break;
+                    }
+                    Poll::Ready(None) => {
+                        core.phase = Phase::Done;
+                        break;
+                    }
+                    Poll::Pending => {
+                        core.tally.publish(&core.counters);
+                        return Poll::Pending;
+                    }
                 }
             }
         }

@@ -65,6 +65,10 @@ impl Timers {
 /// # }
 /// ```
 pub struct Context<'a, O> {
+    /// The first output of the calls since the operator last passed its outputs on: most calls
+    /// emit at most one, which then goes out without touching `out`.
+    pub(crate) slot: &'a mut Option<O>,
+    /// The outputs after the first, in order.
     pub(crate) out: &'a mut VecDeque<O>,
     pub(crate) timers: &'a mut Timers,
     pub(crate) watermark: Timestamp,
@@ -75,6 +79,17 @@ impl<O> Context<'_, O> {
     /// Emits an output.
     #[inline]
     pub fn emit(&mut self, output: O) {
+        // The operator calls the processor only once `out` is empty, and passes on the slot
+        // before `out`: the first output of the calls goes in the slot, the others after it.
+        if self.slot.is_none() {
+            *self.slot = Some(output);
+        } else {
+            self.spill(output);
+        }
+    }
+
+    /// Queues an output after the first.
+    fn spill(&mut self, output: O) {
         self.out.push_back(output);
     }
 
@@ -121,7 +136,10 @@ impl<O> fmt::Debug for Context<'_, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("watermark", &self.watermark)
-            .field("pending_outputs", &self.out.len())
+            .field(
+                "pending_outputs",
+                &(usize::from(self.slot.is_some()) + self.out.len()),
+            )
             .field("event_timers", &self.timers.event.len())
             .field("processing_timers", &self.timers.processing.len())
             .finish()

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::hash::Hash;
 use std::marker::PhantomData;
 
-use rustc_hash::FxHashMap;
+use indexmap::IndexMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::assigner::TimeAssigner;
 use super::result::clamp;
@@ -18,8 +19,10 @@ use super::{EmitPolicy, Firing, TimeWindow, WindowResult};
 use crate::checkpoint::{self, Persist, StateError};
 use crate::Timestamp;
 
-/// A slice's accumulators, per key.
-type Slice<K, A> = FxHashMap<K, A>;
+/// A slice's accumulators, per key, in the order the keys first came: a window fires its keys
+/// in that order, which depends only on the input, so a flow restored from a checkpoint emits
+/// exactly what an uninterrupted one does.
+type Slice<K, A> = IndexMap<K, A, FxBuildHasher>;
 
 /// The slice of the last item, with what decides its fast path.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +50,7 @@ pub struct PaneState<K, T, F: WindowFn<K, TimeWindow, T>> {
     slots: Vec<Slice<K, F::Acc>>,
     free_slots: Vec<usize>,
     cache: Option<Cached>,
-    scratch: FxHashMap<K, F::Acc>,
+    scratch: Slice<K, F::Acc>,
     /// Items per window and key, for [`EmitPolicy::EarlyEveryCount`] only.
     early_counts: BTreeMap<i128, FxHashMap<K, u64>>,
     /// Below this watermark, advancing fires and frees nothing.
@@ -73,7 +76,7 @@ where
             slots: Vec::new(),
             free_slots: Vec::new(),
             cache: None,
-            scratch: FxHashMap::default(),
+            scratch: Slice::default(),
             early_counts: BTreeMap::new(),
             next_due: i64::MAX,
             fires_per_item: matches!(
@@ -110,7 +113,7 @@ where
                 let slot = match self.free_slots.pop() {
                     Some(slot) => slot,
                     None => {
-                        self.slots.push(FxHashMap::default());
+                        self.slots.push(Slice::default());
                         self.slots.len() - 1
                     }
                 };
@@ -191,7 +194,7 @@ where
                 return;
             };
             if drain {
-                for (key, acc) in self.slots[slot].drain() {
+                for (key, acc) in self.slots[slot].drain(..) {
                     let value = self.f.result(&key, &window, &acc);
                     out.push_back(WindowResult::new(key, window, value, firing));
                 }
@@ -219,7 +222,7 @@ where
                 }
             }
         }
-        for (key, acc) in scratch.drain() {
+        for (key, acc) in scratch.drain(..) {
             let value = self.f.result(&key, &window, &acc);
             out.push_back(WindowResult::new(key, window, value, firing));
         }

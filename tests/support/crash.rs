@@ -168,3 +168,27 @@ pub(crate) fn is_window_prefix(golden: &str, output: &str) -> Result<(), String>
     }
     Ok(())
 }
+
+/// The keys (the `"key"` field) whose lines come in another order in `output` than in
+/// `golden`: lost or doubled lines count too.
+pub(crate) fn reordered_keys(golden: &str, output: &str) -> usize {
+    fn by_key(text: &str) -> BTreeMap<String, Vec<&str>> {
+        let mut keys: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for line in text.lines() {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("output line {line:?} is not JSON: {error}"));
+            let key = value["key"]
+                .as_str()
+                .expect("each line has a key")
+                .to_owned();
+            keys.entry(key).or_default().push(line);
+        }
+        keys
+    }
+    let golden = by_key(golden);
+    let output = by_key(output);
+    let all: std::collections::BTreeSet<&String> = golden.keys().chain(output.keys()).collect();
+    all.into_iter()
+        .filter(|key| golden.get(*key) != output.get(*key))
+        .count()
+}
