@@ -9,8 +9,14 @@
 //! - [`KeyedFlow::aggregate`] and [`KeyedFlow::reduce`] compute a running result per key and emit
 //!   it on every update.
 //!
-//! Per-key maps use a fast, deterministic non-cryptographic hasher (FxHash), so the order of
-//! results that fire together is the same from run to run.
+//! Per-key maps use a fast, deterministic non-cryptographic hasher (FxHash), and tumbling and
+//! sliding windows fire their keys in the order the keys first came, so the order of results
+//! that fire together is the same from run to run, and after a restore from a checkpoint.
+//!
+//! Keys, accumulators and per-key state are what checkpoints hold, so they must be
+//! [`Persist`](crate::checkpoint::Persist): serde-serializable and owned. `String`, numbers,
+//! `char`, tuples and your own `#[derive(Serialize, Deserialize)]` types are; a borrowed `&str`
+//! key is not (use `String` or `Arc<str>`).
 
 mod assign;
 mod parallel;
@@ -61,12 +67,12 @@ where
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), rheoflow::Error> {
-    /// let counts = Flow::from_iter(["a", "b", "a"])
-    ///     .key_by(|w| *w)
+    /// let counts = Flow::from_iter(['a', 'b', 'a'])
+    ///     .key_by(|c| *c)
     ///     .aggregate(Count)
     ///     .collect::<Vec<_>>()
     ///     .await?;
-    /// assert_eq!(counts, [("a", 1), ("b", 1), ("a", 2)]);
+    /// assert_eq!(counts, [('a', 1), ('b', 1), ('a', 2)]);
     /// # Ok(())
     /// # }
     /// ```
@@ -106,17 +112,17 @@ where
     /// # async fn main() -> Result<(), rheoflow::Error> {
     /// let (tx, flow) = rheoflow::source::channel(8)?;
     /// let counts = flow
-    ///     .key_by(|k: &&str| *k)
+    ///     .key_by(|k: &char| *k)
     ///     .state_ttl(Duration::from_secs(60))
     ///     .aggregate(Count)
     ///     .collect::<Vec<_>>();
     /// let feed = async move {
-    ///     tx.send("a").await.ok();
+    ///     tx.send('a').await.ok();
     ///     tokio::time::sleep(Duration::from_secs(300)).await;
-    ///     tx.send("a").await.ok();
+    ///     tx.send('a').await.ok();
     /// };
     /// let (counts, ()) = tokio::join!(counts, feed);
-    /// assert_eq!(counts?, [("a", 1), ("a", 1)]);
+    /// assert_eq!(counts?, [('a', 1), ('a', 1)]);
     /// # Ok(())
     /// # }
     /// ```
@@ -145,8 +151,8 @@ where
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), rheoflow::Error> {
-    /// let events = [("a", 100), ("b", 200), ("a", 900), ("a", 1_100)];
-    /// let ts = |e: &(&str, i64)| Timestamp::from_millis(e.1);
+    /// let events = [('a', 100), ('b', 200), ('a', 900), ('a', 1_100)];
+    /// let ts = |e: &(char, i64)| Timestamp::from_millis(e.1);
     /// let results = Flow::from_iter(events)
     ///     .watermarks(ts, WatermarkStrategy::monotonic())
     ///     .key_by(|e| e.0)
@@ -155,7 +161,7 @@ where
     ///     .map(|r| (r.key, r.window.start().millis(), r.value))
     ///     .collect::<Vec<_>>()
     ///     .await?;
-    /// assert_eq!(results, [("a", 0, 2), ("b", 0, 1), ("a", 1_000, 1)]);
+    /// assert_eq!(results, [('a', 0, 2), ('b', 0, 1), ('a', 1_000, 1)]);
     /// # Ok(())
     /// # }
     /// ```
@@ -180,8 +186,8 @@ where
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), rheoflow::Error> {
-    /// let results = Flow::from_iter(["x", "y", "x"])
-    ///     .key_by(|s| *s)
+    /// let results = Flow::from_iter(['x', 'y', 'x'])
+    ///     .key_by(|c| *c)
     ///     .window_processing_time(Tumbling::of(Duration::from_secs(60)))
     ///     .aggregate(Count)
     ///     .map(|r| (r.key, r.value))
@@ -241,7 +247,7 @@ where
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), rheoflow::Error> {
     /// let counts = Flow::from_iter(0..5)
-    ///     .key_by(|_| "all")
+    ///     .key_by(|_| ())
     ///     .global_window(GlobalWindow::with_trigger(Trigger::count(2)))
     ///     .aggregate(Count)
     ///     .map(|r| r.value)
@@ -269,12 +275,12 @@ where
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), rheoflow::Error> {
-    /// let totals = Flow::from_iter([("a", 1), ("a", 2), ("b", 5)])
+    /// let totals = Flow::from_iter([('a', 1), ('a', 2), ('b', 5)])
     ///     .key_by(|e| e.0)
-    ///     .aggregate(Sum::of(|e: &(&str, i32)| e.1))
+    ///     .aggregate(Sum::of(|e: &(char, i32)| e.1))
     ///     .collect::<Vec<_>>()
     ///     .await?;
-    /// assert_eq!(totals, [("a", 1), ("a", 3), ("b", 5)]);
+    /// assert_eq!(totals, [('a', 1), ('a', 3), ('b', 5)]);
     /// # Ok(())
     /// # }
     /// ```

@@ -51,13 +51,13 @@ where
     ///
     /// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
     /// # async fn main() -> Result<(), rheoflow::Error> {
-    /// let mut counts = Flow::from_iter(["a", "b", "a", "c", "a"])
-    ///     .key_by(|w| *w)
+    /// let mut counts = Flow::from_iter(['a', 'b', 'a', 'c', 'a'])
+    ///     .key_by(|c| *c)
     ///     .parallel(2, StageConfig::default(), |words| words.aggregate(Count))?
     ///     .collect::<Vec<_>>()
     ///     .await?;
     /// counts.sort();
-    /// assert_eq!(counts, [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("c", 1)]);
+    /// assert_eq!(counts, [('a', 1), ('a', 2), ('a', 3), ('b', 1), ('c', 1)]);
     /// # Ok(())
     /// # }
     /// ```

@@ -38,7 +38,8 @@ pub struct Timer {
 /// use rheoflow::time::WatermarkStrategy;
 /// use rheoflow::{Flow, Timestamp};
 ///
-/// #[derive(Default)]
+/// // Per-key state is saved in checkpoints, so it is serializable.
+/// #[derive(Default, serde::Serialize, serde::Deserialize)]
 /// struct Burst {
 ///     count: u64,
 ///     last: Option<Timestamp>,
@@ -83,7 +84,8 @@ pub struct Timer {
 /// # }
 /// ```
 pub trait KeyedProcessFunction<K, T> {
-    /// The state kept per key.
+    /// The state kept per key; checkpoints hold it, so running the function needs it to be
+    /// [`Persist`](crate::checkpoint::Persist).
     type State: Default;
     /// What the function emits.
     type Output;

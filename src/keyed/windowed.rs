@@ -255,7 +255,7 @@ where
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), rheoflow::Error> {
-    /// let words = Flow::from_iter(["a", "b", "c"])
+    /// let words = Flow::from_iter(["a", "b", "c"].map(String::from))
     ///     .key_by(|_| ())
     ///     .count_window(CountWindows::tumbling(3))
     ///     .fold(String::new(), |s, w| s + w)
