@@ -81,6 +81,79 @@ async fn outputs_keep_their_place_among_control_messages() {
     );
 }
 
+/// Emits from every hook: `n` outputs for the item `n`, two for `open`, each timer and
+/// `close`. The first output of a call goes out at once, the others are queued after it.
+#[derive(Default)]
+struct Echo;
+
+#[processor(state = none)]
+impl Echo {
+    fn open(&mut self, ctx: &mut Context<'_, String>) {
+        ctx.emit("open a".into());
+        ctx.emit("open b".into());
+        ctx.set_event_timer(Timestamp::from_millis(4));
+        ctx.set_event_timer(Timestamp::from_millis(3));
+    }
+
+    fn process(&mut self, item: u32, ctx: &mut Context<'_, String>) {
+        for i in 0..item {
+            ctx.emit(format!("{item}.{i}"));
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, ctx: &mut Context<'_, String>) {
+        ctx.emit(format!("timer {} a", timer.timestamp.millis()));
+        ctx.emit(format!("timer {} b", timer.timestamp.millis()));
+    }
+
+    fn on_watermark(&mut self, watermark: Timestamp, ctx: &mut Context<'_, String>) {
+        ctx.emit(format!("watermark {}", watermark.millis()));
+    }
+
+    fn close(&mut self, ctx: &mut Context<'_, String>) {
+        ctx.emit("close a".into());
+        ctx.emit("close b".into());
+    }
+}
+
+#[tokio::test]
+async fn every_output_keeps_its_place_whatever_the_hook_and_count() {
+    let input = futures::stream::iter([
+        data(1),
+        data(0),
+        data(3),
+        watermark(5),
+        data(2),
+        barrier(1),
+        data(0),
+        data(1),
+        end(),
+    ]);
+    let flow = Flow::from_messages(input).process(Echo);
+    let metrics = flow.metrics();
+    let out: Vec<Message<String>> = flow.into_messages().collect().await;
+    let texts = |items: &[&str]| -> Vec<Message<String>> {
+        items.iter().map(|s| data(s.to_string())).collect()
+    };
+    let mut expected = texts(&["open a", "open b", "1.0", "3.0", "3.1", "3.2"]);
+    expected.extend(texts(&[
+        "timer 3 a",
+        "timer 3 b",
+        "timer 4 a",
+        "timer 4 b",
+        "watermark 5",
+    ]));
+    expected.push(watermark(5));
+    expected.extend(texts(&["2.0", "2.1"]));
+    expected.push(barrier(1));
+    expected.extend(texts(&["1.0", "close a", "close b"]));
+    expected.push(end());
+    assert_eq!(out, expected);
+    let snapshot = metrics.snapshot();
+    let operator = &snapshot.operators()[0];
+    assert_eq!((operator.items_in(), operator.items_out()), (6, 16));
+}
+
 #[tokio::test]
 async fn the_name_option_names_the_operator() {
     #[processor(name = "tripled")]
