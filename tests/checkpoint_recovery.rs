@@ -262,3 +262,45 @@ async fn a_savepoint_on_graceful_shutdown_resumes_without_replay() {
         assert_eq!(rows, golden, "stopped after {stop_after} events");
     }
 }
+
+/// Two checkpointed sources merged by `union`: barriers align, and one checkpoint holds both
+/// positions under their names. Left unnamed, both would be `checkpointed-0`: a typed error.
+#[tokio::test]
+async fn a_union_of_two_sources_aligns_barriers_and_needs_distinct_names() {
+    use rheoflow::checkpoint::{CheckpointError, CheckpointId};
+
+    let store = MemoryStore::new();
+    let checkpoints = Checkpoints::open(store.clone(), Trigger::every_events(10))
+        .await
+        .expect("the store is readable");
+    let left = Flow::from_iter(0..100u64)
+        .checkpointed(&checkpoints)
+        .name("left");
+    let right = Flow::from_iter(100..150u64)
+        .checkpointed(&checkpoints)
+        .name("right");
+    let mut all: Vec<u64> = left.union(right).collect().await.expect("the flow runs");
+    all.sort();
+    assert_eq!(all, (0..150).collect::<Vec<_>>());
+    checkpoints.wait_idle().await;
+    let latest = store
+        .latest()
+        .await
+        .expect("readable")
+        .expect("a checkpoint");
+    let ids: Vec<&str> = latest.state().keys().map(String::as_str).collect();
+    assert!(ids.contains(&"left") && ids.contains(&"right"), "{ids:?}");
+
+    let checkpoints = Checkpoints::open(MemoryStore::new(), Trigger::every_events(10))
+        .await
+        .expect("the store is readable");
+    let left = Flow::from_iter(0..100u64).checkpointed(&checkpoints);
+    let right = Flow::from_iter(100..150u64).checkpointed(&checkpoints);
+    let _ = left.union(right).collect::<Vec<_>>().await;
+    match checkpoints.wait_for(CheckpointId::new(1)).await {
+        Err(CheckpointError::DuplicateOperator { operator }) => {
+            assert_eq!(operator, "checkpointed-0")
+        }
+        other => panic!("expected a duplicate id, got {other:?}"),
+    }
+}

@@ -131,6 +131,22 @@ struct Slot {
     finished: Option<(String, Vec<u8>)>,
 }
 
+impl Tracker {
+    /// Checkpoint `id` is done with (complete or given up): acknowledgements for it and for
+    /// older ones are ignored from now on, and older ones that never completed are forgotten.
+    fn settle(&mut self, id: CheckpointId) {
+        self.settled = Some(self.settled.map_or(id, |settled| settled.max(id)));
+        self.pending.remove(&id);
+        while self
+            .pending
+            .first_key_value()
+            .is_some_and(|(&first, _)| first < id)
+        {
+            self.pending.pop_first();
+        }
+    }
+}
+
 #[derive(Default)]
 struct Pending {
     states: BTreeMap<String, Vec<u8>>,
@@ -311,7 +327,7 @@ impl Checkpoints {
                     pending.acked.resize(count, false);
                     pending.acked[participant.index] = true;
                     if pending.states.insert(operator.clone(), state).is_some() {
-                        tracker.pending.remove(&id);
+                        tracker.settle(id);
                         failures.push((id, CheckpointError::DuplicateOperator { operator }));
                     }
                 }
@@ -342,7 +358,7 @@ impl Checkpoints {
                             .or_insert_with(|| state.clone());
                     }
                 }
-                tracker.settled = Some(id);
+                tracker.settle(id);
                 tracker.in_flight += 1;
                 let mut checkpoint = Checkpoint::new(id);
                 for (operator, state) in pending.states {
@@ -363,13 +379,7 @@ impl Checkpoints {
 
     /// Gives up checkpoint `id`: an operator could not snapshot its state.
     fn decline(&self, id: CheckpointId, error: CheckpointError) {
-        {
-            let mut tracker = self.lock();
-            tracker.pending.remove(&id);
-            if tracker.settled.is_none_or(|settled| settled < id) {
-                tracker.settled = Some(id);
-            }
-        }
+        self.lock().settle(id);
         self.fail(id, error);
     }
 }
