@@ -4,7 +4,7 @@
 //! checkpoints.
 //!
 //! `cargo run --release --example checkpoint_figures [EVENTS]` (EVENTS: events per throughput
-//! run, 40M by default; the whole example takes well under a minute).
+//! run, 64M by default; the whole example takes well under a minute).
 //!
 //! What is measured:
 //!
@@ -17,8 +17,9 @@
 //!   the barrier reaching the sink, the hand-off to the writer task) and the save itself
 //!   (`DirectoryStore`: encode, CRC, write, fsync, rename, fsync of the directory, pruning;
 //!   `MemoryStore`: a clone). Also the extra wall time of the whole run with the checkpoint
-//!   against the same run without checkpointing (best of 3 each): what the flow itself pays.
-//! - Throughput: best of 3 alternating runs each of no checkpoints, `Trigger::every(1 s)` to a
+//!   against the same run without checkpointing: what the flow itself pays. Best of 5 rounds,
+//!   the variants in a rotating order.
+//! - Throughput: best of 3 rounds (rotating order) of no checkpoints, `Trigger::every(1 s)` to a
 //!   `DirectoryStore`, and to a `MemoryStore`, with the checkpoints each run took.
 //!
 //! Everything runs on a 2-worker multi-threaded tokio runtime, the flow driven by `block_on`, so
@@ -41,8 +42,12 @@ use support::{open_keys, tumbling, Save, TimedStore};
 /// A window long enough to hold a million events at 1 ms each: it never closes before the end.
 const HOUR_MS: u64 = 3_600_000;
 
-/// Events per throughput run unless given on the command line: about 2 s here.
-const THROUGHPUT_EVENTS: u64 = 40_000_000;
+/// Runs of each variant; the best is printed.
+const ROUNDS: usize = 5;
+
+/// Events per throughput run unless given on the command line: 2 to 3 s here, so that each run
+/// takes two or three checkpoints (fewer than the bench, to stay well under a minute).
+const THROUGHPUT_EVENTS: u64 = 64_000_000;
 
 fn main() {
     let events = std::env::args()
@@ -50,73 +55,6 @@ fn main() {
         .and_then(|arg| arg.parse().ok())
         .unwrap_or(THROUGHPUT_EVENTS);
     let rt = support::runtime();
-    // PROBE
-    if let Some(mode) = std::env::args().nth(2) {
-        let t = Instant::now();
-        match mode.as_str() {
-            "none" => {
-                rate::<MemoryStore>(&rt, events, None);
-            }
-            "mem" => {
-                println!("{:?}", rate(&rt, events, Some(MemoryStore::new())).1);
-            }
-            "keys-mem" => {
-                for _ in 0..5 {
-                    take(&rt, 1_000_000, MemoryStore::new());
-                }
-            }
-            "keys-none" => {
-                for _ in 0..5 {
-                    rt.block_on(open_keys(1_000_000, HOUR_MS, None, |_| {}));
-                }
-            }
-            "mem-end" | "mem-ev" => {
-                let trig = if mode == "mem-end" {
-                    Trigger::at_end()
-                } else {
-                    Trigger::every_events(5_000_000)
-                };
-                let c = rt
-                    .block_on(Checkpoints::open(MemoryStore::new(), trig))
-                    .unwrap();
-                rt.block_on(async {
-                    tumbling(events, Some(&c)).await;
-                    c.wait_idle().await
-                });
-                println!("{:?}", c.completed());
-            }
-            "none-map" | "none-map2" => {
-                use rheoflow::{Flow, Timestamp};
-                use workload::Event;
-                let ts = |e: &Event| Timestamp::from_millis(e.ts);
-                let mut fired = 0u64;
-                let mut seen = 0u64;
-                let f = Flow::from_iter((0..events).map(workload::event));
-                let fut = async {
-                    if mode == "none-map" {
-                        f.inspect(|_: &Event| seen += 1)
-                        .watermarks(ts, rheoflow::time::WatermarkStrategy::monotonic())
-                        .key_by(|e: &Event| e.key)
-                        .window(rheoflow::window::Tumbling::of(Duration::from_millis(1000)), ts)
-                        .aggregate(workload::aggregator())
-                        .for_each(|r| { std::hint::black_box(&r); fired += 1; }).await.unwrap();
-                    } else {
-                        f.map(|e: Event| e).map(|e: Event| e)
-                        .watermarks(ts, rheoflow::time::WatermarkStrategy::monotonic())
-                        .key_by(|e: &Event| e.key)
-                        .window(rheoflow::window::Tumbling::of(Duration::from_millis(1000)), ts)
-                        .aggregate(workload::aggregator())
-                        .for_each(|r| { std::hint::black_box(&r); fired += 1; }).await.unwrap();
-                    }
-                };
-                rt.block_on(fut);
-                println!("{fired} {seen}");
-            }
-            _ => {}
-        }
-        println!("{mode}: {:?}", t.elapsed());
-        return;
-    }
     let started = Instant::now();
 
     println!("checkpoint of open tumbling-window state (count/sum/min/max per key):");
@@ -182,32 +120,39 @@ fn open_state(rt: &Runtime, keys: u32) {
     let mut memory = Vec::new();
     let mut plain = Vec::new();
     let mut file_bytes = 0;
-    for _ in 0..3 {
-        let dir = support::temp_dir("checkpoint-figures");
-        let store = rt
-            .block_on(DirectoryStore::open(&dir))
-            .expect("the directory opens");
-        let path = store.path_of(1.into());
-        directory.push(take(rt, keys, store));
-        file_bytes = std::fs::metadata(&path)
-            .expect("checkpoint 1 is kept")
-            .len();
-        std::fs::remove_dir_all(&dir).expect("the directory is removed");
-
-        memory.push(take(rt, keys, MemoryStore::new()));
-
-        let start = Instant::now();
-        rt.block_on(open_keys(keys, HOUR_MS, None, |_| {}));
-        plain.push(start.elapsed());
+    // Five rounds of the three variants, in a rotating order, so that none always runs first.
+    for round in 0..ROUNDS {
+        for variant in 0..3 {
+            match (round + variant) % 3 {
+                0 => {
+                    let dir = support::temp_dir("checkpoint-figures");
+                    let store = rt
+                        .block_on(DirectoryStore::open(&dir))
+                        .expect("the directory opens");
+                    let path = store.path_of(1.into());
+                    directory.push(take(rt, keys, store));
+                    file_bytes = std::fs::metadata(&path)
+                        .expect("checkpoint 1 is kept")
+                        .len();
+                    std::fs::remove_dir_all(&dir).expect("the directory is removed");
+                }
+                1 => memory.push(take(rt, keys, MemoryStore::new())),
+                _ => {
+                    let start = Instant::now();
+                    rt.block_on(open_keys(keys, HOUR_MS, None, |_| {}));
+                    plain.push(start.elapsed());
+                }
+            }
+        }
     }
     let best = |taken: &[Taken], f: &dyn Fn(&Taken) -> Duration| {
-        taken.iter().map(f).min().expect("three runs")
+        taken.iter().map(f).min().expect("several runs")
     };
     let to_start = |t: &Taken| t.save.started.saturating_duration_since(t.barrier);
     let saving = |t: &Taken| t.save.finished - t.save.started;
     let total = |t: &Taken| t.save.finished.saturating_duration_since(t.barrier);
     let run = |t: &Taken| t.run;
-    let plain = plain.iter().min().copied().expect("three runs");
+    let plain = plain.iter().min().copied().expect("several runs");
     println!(
         "  {keys:>9} keys: file {file_bytes} bytes, state {} bytes ({:.1} bytes/key)",
         directory[0].save.state_bytes,
@@ -217,7 +162,7 @@ fn open_state(rt: &Runtime, keys: u32) {
         println!(
             "    {store:<14} barrier->saved {:7.2} ms = barrier->save start {:7.2} ms \
              + save {:7.2} ms; run {:7.1} ms vs {:7.1} ms without checkpoints (+{:.1} ms) \
-             [best of 3]",
+             [best of {ROUNDS}]",
             ms(best(taken, &total)),
             ms(best(taken, &to_start)),
             ms(best(taken, &saving)),
@@ -259,22 +204,31 @@ fn throughput(rt: &Runtime, events: u64) {
     let mut none = 0f64;
     let mut directory = (0f64, Vec::new());
     let mut memory = (0f64, Vec::new());
-    for _ in 0..3 {
-        none = none.max(rate::<MemoryStore>(rt, events, None).0);
-        let dir = support::temp_dir("checkpoint-figures-rate");
-        let store = rt
-            .block_on(DirectoryStore::open(&dir))
-            .expect("the directory opens");
-        let (r, n) = rate(rt, events, Some(store));
-        std::fs::remove_dir_all(&dir).expect("the directory is removed");
-        directory.0 = directory.0.max(r);
-        directory.1.push(n);
-        let (r, n) = rate(rt, events, Some(MemoryStore::new()));
-        memory.0 = memory.0.max(r);
-        memory.1.push(n);
+    // Three rounds of the three variants, in a rotating order.
+    for round in 0..3 {
+        for variant in 0..3 {
+            match (round + variant) % 3 {
+                0 => none = none.max(rate::<MemoryStore>(rt, events, None).0),
+                1 => {
+                    let dir = support::temp_dir("checkpoint-figures-rate");
+                    let store = rt
+                        .block_on(DirectoryStore::open(&dir))
+                        .expect("the directory opens");
+                    let (r, n) = rate(rt, events, Some(store));
+                    std::fs::remove_dir_all(&dir).expect("the directory is removed");
+                    directory.0 = directory.0.max(r);
+                    directory.1.push(n);
+                }
+                _ => {
+                    let (r, n) = rate(rt, events, Some(MemoryStore::new()));
+                    memory.0 = memory.0.max(r);
+                    memory.1.push(n);
+                }
+            }
+        }
     }
     println!(
-        "throughput, tumbling 1 s windows, 10k keys, {}M events, best of 3 alternating runs:",
+        "throughput, tumbling 1 s windows, 10k keys, {}M events, best of 3 rounds:",
         events / 1_000_000
     );
     println!("  no checkpoints            {:6.1}M events/s", none / 1e6);

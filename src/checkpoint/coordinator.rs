@@ -215,8 +215,8 @@ impl Checkpoints {
         self.shared.progress.borrow().completed
     }
 
-    /// Asks for a checkpoint now: every checkpointed source injects its barrier at its next
-    /// item. Returns the id of the new checkpoint.
+    /// Asks for a checkpoint now: every checkpointed source injects its barrier within its next
+    /// 128 items, or as soon as it has nothing to read. Returns the id of the new checkpoint.
     pub fn trigger(&self) -> CheckpointId {
         CheckpointId::new(self.shared.triggered.fetch_add(1, Ordering::AcqRel) + 1)
     }
@@ -350,15 +350,24 @@ impl Checkpoints {
                     break;
                 }
                 let mut pending = tracker.pending.pop_first().expect("entry exists").1;
-                for slot in &tracker.participants {
-                    if let Some((operator, state)) = &slot.finished {
-                        pending
+                let mut duplicate = None;
+                for (index, slot) in tracker.participants.iter().enumerate() {
+                    let acked = pending.acked.get(index).copied().unwrap_or(false);
+                    if let (Some((operator, state)), false) = (&slot.finished, acked) {
+                        if pending
                             .states
-                            .entry(operator.clone())
-                            .or_insert_with(|| state.clone());
+                            .insert(operator.clone(), state.clone())
+                            .is_some()
+                        {
+                            duplicate = Some(operator.clone());
+                        }
                     }
                 }
                 tracker.settle(id);
+                if let Some(operator) = duplicate {
+                    failures.push((id, CheckpointError::DuplicateOperator { operator }));
+                    continue;
+                }
                 tracker.in_flight += 1;
                 let mut checkpoint = Checkpoint::new(id);
                 for (operator, state) in pending.states {

@@ -33,6 +33,14 @@ pin_project! {
         since_barrier: u64,
         // Items until the next look at the clock, for a time-based trigger.
         until_clock: u32,
+        // Items until the next look for a triggered checkpoint.
+        until_recheck: u32,
+        // The barrier to send before the next item.
+        pending: Option<Barrier>,
+        // A barrier just went out: yield once, so that the task saving checkpoints runs even
+        // when this source is always ready (a current-thread runtime runs one task at a time,
+        // and a woken task waits in the worker's LIFO slot, which no other worker steals).
+        yield_next: bool,
         // The next time-based checkpoint; created on the first poll, inside the runtime.
         deadline: Option<Pin<Box<Sleep>>>,
         state: State,
@@ -60,6 +68,9 @@ impl<S> Checkpointed<S> {
             injected,
             since_barrier: 0,
             until_clock: CLOCK_EVERY,
+            until_recheck: CLOCK_EVERY,
+            pending: None,
+            yield_next: false,
             deadline: None,
             state: State::Start,
         }
@@ -72,7 +83,31 @@ where
 {
     type Item = Message<T>;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
+        if self.yield_next {
+            *self.as_mut().project().yield_next = false;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let poll = self.as_mut().poll_source(cx);
+        if let Poll::Ready(Some(Message::Control(Control::Barrier(_)))) = poll {
+            *self.project().yield_next = true;
+        }
+        poll
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (low, _) = self.source.size_hint();
+        (low, None)
+    }
+}
+
+impl<S, T> Checkpointed<S>
+where
+    S: Source<Item = Message<T>>,
+{
+    /// The next message: a barrier that is due, or the source's next message.
+    fn poll_source(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let mut this = self.project();
         match *this.state {
             State::Start => {
@@ -84,6 +119,10 @@ where
                 if let Some(interval) = this.trigger.interval {
                     *this.deadline = Some(Box::pin(tokio::time::sleep(interval)));
                 }
+                *this.pending = due(this.source.as_ref(), this.participant, this.injected);
+                if let Some(barrier) = this.pending.take() {
+                    return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
+                }
             }
             State::Running => {}
             State::Ending => {
@@ -92,16 +131,9 @@ where
             }
             State::Done => return Poll::Ready(None),
         }
-        // A checkpoint triggered since the last barrier (by this source's trigger, another
-        // source's, or by hand) goes out before the next item.
-        let triggered = this.participant.checkpoints().triggered();
-        if triggered > *this.injected {
-            return Poll::Ready(Some(inject(
-                this.source.as_ref(),
-                this.participant,
-                this.injected,
-                triggered,
-            )));
+        // A barrier decided on after the previous item goes out before the next one.
+        if let Some(barrier) = this.pending.take() {
+            return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
         }
         match this.source.as_mut().poll_next(cx) {
             Poll::Ready(Some(Message::Data(item))) => {
@@ -113,6 +145,7 @@ where
                 {
                     *this.since_barrier = 0;
                     this.participant.checkpoints().trigger();
+                    *this.until_recheck = 1;
                 }
                 if let Some(deadline) = this.deadline {
                     *this.until_clock -= 1;
@@ -121,8 +154,15 @@ where
                         if deadline.deadline() <= Instant::now() {
                             rearm(deadline.as_mut(), *this.trigger);
                             this.participant.checkpoints().trigger();
+                            *this.until_recheck = 1;
                         }
                     }
+                }
+                // Checkpoints triggered elsewhere are looked for every few items.
+                *this.until_recheck -= 1;
+                if *this.until_recheck == 0 {
+                    *this.until_recheck = CLOCK_EVERY;
+                    *this.pending = due(this.source.as_ref(), this.participant, this.injected);
                 }
                 Poll::Ready(Some(Message::Data(item)))
             }
@@ -139,12 +179,18 @@ where
                 *this.state = State::Done;
                 Poll::Ready(Some(Message::Control(Control::Failed(error))))
             }
-            Poll::Ready(Some(control)) => Poll::Ready(Some(control)),
+            Poll::Ready(Some(control)) => {
+                *this.pending = due(this.source.as_ref(), this.participant, this.injected);
+                Poll::Ready(Some(control))
+            }
             Poll::Ready(None) => {
                 *this.state = State::Done;
                 Poll::Ready(None)
             }
             Poll::Pending => {
+                if let Some(barrier) = due(this.source.as_ref(), this.participant, this.injected) {
+                    return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
+                }
                 let Some(deadline) = this.deadline else {
                     return Poll::Pending;
                 };
@@ -162,11 +208,6 @@ where
             }
         }
     }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let (low, _) = self.source.size_hint();
-        (low, None)
-    }
 }
 
 impl<S, T> Source for Checkpointed<S>
@@ -183,6 +224,8 @@ where
         if *this.state != State::Running {
             return None;
         }
+        // A barrier decided on but not sent yet is superseded by the savepoint.
+        this.pending.take();
         let id = this.participant.checkpoints().trigger().get();
         Some(inject(
             this.source.as_ref(),
@@ -235,6 +278,24 @@ fn inject<S: Source, T>(
     let barrier = Barrier::new(id, Clock::new().now());
     participant.ack(&barrier, encode_position(source.get_ref()));
     Message::Control(Control::Barrier(barrier))
+}
+
+/// The barrier of the newest triggered checkpoint, acknowledged with the source's position,
+/// if one was triggered since the last barrier.
+#[inline(never)]
+fn due<S: Source>(
+    source: Pin<&S>,
+    participant: &Participant,
+    injected: &mut u64,
+) -> Option<Barrier> {
+    let triggered = participant.checkpoints().triggered();
+    if triggered <= *injected {
+        return None;
+    }
+    *injected = triggered;
+    let barrier = Barrier::new(triggered, Clock::new().now());
+    participant.ack(&barrier, encode_position(source.get_ref()));
+    Some(barrier)
 }
 
 fn rearm(deadline: Pin<&mut Sleep>, trigger: Trigger) {
