@@ -220,7 +220,11 @@ where
             tokio::select! {
                 biased;
                 changed = runner.progress.changed(), if watching && !runner.uncommitted.is_empty() => {
+                    // `changed` marked the new value seen: commit now, not at the loop's top.
                     watching = changed.is_ok();
+                    if watching {
+                        runner.commit_completed(&mut sink).await?;
+                    }
                     continue;
                 }
                 next = stream.next() => next,
