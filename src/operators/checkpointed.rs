@@ -29,13 +29,12 @@ pin_project! {
         trigger: Trigger,
         // The id of the last barrier injected.
         injected: u64,
-        // Items since this source's last event-count checkpoint, as of the last look.
+        // Items since the last barrier, for an event-count trigger.
         since_barrier: u64,
-        // Items until the next look at the triggers (event count, clock, checkpoints triggered
-        // elsewhere), and how many items that look covers: one countdown per item is all the
-        // hot path pays.
-        countdown: u64,
-        stride: u64,
+        // Items until the next look at the clock, for a time-based trigger.
+        until_clock: u32,
+        // Items until the next look for a triggered checkpoint.
+        until_recheck: u32,
         // The barrier to send before the next item.
         pending: Option<Barrier>,
         // A barrier just went out: yield once, so that the task saving checkpoints runs even
@@ -68,8 +67,8 @@ impl<S> Checkpointed<S> {
             trigger,
             injected,
             since_barrier: 0,
-            countdown: next_stride(trigger, 0),
-            stride: next_stride(trigger, 0),
+            until_clock: CLOCK_EVERY,
+            until_recheck: CLOCK_EVERY,
             pending: None,
             yield_next: false,
             deadline: None,
@@ -85,18 +84,16 @@ where
     type Item = Message<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
-        // The hot path: running, nothing to send first, and an item from the source.
-        let this = self.as_mut().project();
-        if matches!(*this.state, State::Running) && !*this.yield_next && this.pending.is_none() {
-            return match this.source.poll_next(cx) {
-                Poll::Ready(Some(Message::Data(item))) => {
-                    self.as_mut().count_item();
-                    Poll::Ready(Some(Message::Data(item)))
-                }
-                polled => self.mark_barrier(|this| this.on_polled(polled, cx)),
-            };
+        if self.yield_next {
+            *self.as_mut().project().yield_next = false;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
-        self.mark_barrier(|this| this.poll_slow(cx))
+        let poll = self.as_mut().poll_source(cx);
+        if let Poll::Ready(Some(Message::Control(Control::Barrier(_)))) = poll {
+            *self.project().yield_next = true;
+        }
+        poll
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -109,48 +106,9 @@ impl<S, T> Checkpointed<S>
 where
     S: Source<Item = Message<T>>,
 {
-    /// Runs `poll`, and yields on the next poll if it sent a barrier.
-    fn mark_barrier(
-        mut self: Pin<&mut Self>,
-        poll: impl FnOnce(Pin<&mut Self>) -> Poll<Option<Message<T>>>,
-    ) -> Poll<Option<Message<T>>> {
-        let polled = poll(self.as_mut());
-        if let Poll::Ready(Some(Message::Control(Control::Barrier(_)))) = polled {
-            *self.project().yield_next = true;
-        }
-        polled
-    }
-
-    /// Counts an item toward the next look at the triggers.
-    #[inline]
-    fn count_item(self: Pin<&mut Self>) {
-        let this = self.project();
-        *this.countdown -= 1;
-        if *this.countdown == 0 {
-            *this.pending = look(
-                this.source.as_ref(),
-                this.participant,
-                *this.trigger,
-                this.deadline.as_mut(),
-                Counts {
-                    injected: this.injected,
-                    since_barrier: this.since_barrier,
-                    countdown: this.countdown,
-                    stride: this.stride,
-                },
-            );
-        }
-    }
-
-    /// Everything but the hot path: the yield after a barrier, the first poll, the end, and a
-    /// barrier decided on after the previous item.
-    fn poll_slow(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
-        if self.yield_next {
-            *self.as_mut().project().yield_next = false;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        let mut this = self.as_mut().project();
+    /// The next message: a barrier that is due, or the source's next message.
+    fn poll_source(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
+        let mut this = self.project();
         match *this.state {
             State::Start => {
                 *this.state = State::Running;
@@ -179,24 +137,35 @@ where
         }
         match this.source.as_mut().poll_next(cx) {
             Poll::Ready(Some(Message::Data(item))) => {
-                self.count_item();
+                *this.since_barrier += 1;
+                if this
+                    .trigger
+                    .events
+                    .is_some_and(|every| *this.since_barrier >= every)
+                {
+                    *this.since_barrier = 0;
+                    this.participant.checkpoints().trigger();
+                    *this.until_recheck = 1;
+                }
+                if let Some(deadline) = this.deadline {
+                    *this.until_clock -= 1;
+                    if *this.until_clock == 0 {
+                        *this.until_clock = CLOCK_EVERY;
+                        if deadline.deadline() <= Instant::now() {
+                            rearm(deadline.as_mut(), *this.trigger);
+                            this.participant.checkpoints().trigger();
+                            *this.until_recheck = 1;
+                        }
+                    }
+                }
+                // Checkpoints triggered elsewhere are looked for every few items.
+                *this.until_recheck -= 1;
+                if *this.until_recheck == 0 {
+                    *this.until_recheck = CLOCK_EVERY;
+                    *this.pending = due(this.source.as_ref(), this.participant, this.injected);
+                }
                 Poll::Ready(Some(Message::Data(item)))
             }
-            polled => self.on_polled(polled, cx),
-        }
-    }
-
-    /// What the source sent, other than an item.
-    #[cold]
-    fn on_polled(
-        self: Pin<&mut Self>,
-        polled: Poll<Option<Message<T>>>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Message<T>>> {
-        let this = self.project();
-        match polled {
-            // Items are counted by the callers, which handle them first.
-            Poll::Ready(Some(Message::Data(item))) => Poll::Ready(Some(Message::Data(item))),
             Poll::Ready(Some(Message::Control(Control::End))) => {
                 // The final checkpoint: sinks commit everything up to the end of input.
                 let id = this.participant.checkpoints().trigger().get();
@@ -309,54 +278,6 @@ fn inject<S: Source, T>(
     let barrier = Barrier::new(id, Clock::new().now());
     participant.ack(&barrier, encode_position(source.get_ref()));
     Message::Control(Control::Barrier(barrier))
-}
-
-/// The counters [`look`] updates.
-struct Counts<'a> {
-    injected: &'a mut u64,
-    since_barrier: &'a mut u64,
-    countdown: &'a mut u64,
-    stride: &'a mut u64,
-}
-
-/// How many items until the next look at the triggers, `since_barrier` items after the last
-/// event-count checkpoint.
-fn next_stride(trigger: Trigger, since_barrier: u64) -> u64 {
-    let to_trigger = trigger.events.map_or(u64::from(CLOCK_EVERY), |every| {
-        every.saturating_sub(since_barrier)
-    });
-    to_trigger.clamp(1, u64::from(CLOCK_EVERY))
-}
-
-/// Every few items: triggers this source's checkpoint when its event count or its interval is
-/// reached, and returns the barrier of any checkpoint triggered since the last one (here or
-/// elsewhere), to send before the next item.
-#[cold]
-#[inline(never)]
-fn look<S: Source>(
-    source: Pin<&S>,
-    participant: &Participant,
-    trigger: Trigger,
-    deadline: Option<&mut Pin<Box<Sleep>>>,
-    counts: Counts<'_>,
-) -> Option<Barrier> {
-    *counts.since_barrier += *counts.stride;
-    if trigger
-        .events
-        .is_some_and(|every| *counts.since_barrier >= every)
-    {
-        *counts.since_barrier = 0;
-        participant.checkpoints().trigger();
-    }
-    if let Some(deadline) = deadline {
-        if deadline.deadline() <= Instant::now() {
-            rearm(deadline.as_mut(), trigger);
-            participant.checkpoints().trigger();
-        }
-    }
-    *counts.stride = next_stride(trigger, *counts.since_barrier);
-    *counts.countdown = *counts.stride;
-    due(source, participant, counts.injected)
 }
 
 /// The barrier of the newest triggered checkpoint, acknowledged with the source's position,
