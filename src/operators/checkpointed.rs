@@ -83,32 +83,13 @@ where
 {
     type Item = Message<T>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
-        if self.yield_next {
-            *self.as_mut().project().yield_next = false;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
+        let mut this = self.project();
+        if *this.yield_next {
+            *this.yield_next = false;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let poll = self.as_mut().poll_source(cx);
-        if let Poll::Ready(Some(Message::Control(Control::Barrier(_)))) = poll {
-            *self.project().yield_next = true;
-        }
-        poll
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let (low, _) = self.source.size_hint();
-        (low, None)
-    }
-}
-
-impl<S, T> Checkpointed<S>
-where
-    S: Source<Item = Message<T>>,
-{
-    /// The next message: a barrier that is due, or the source's next message.
-    fn poll_source(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
-        let mut this = self.project();
         match *this.state {
             State::Start => {
                 *this.state = State::Running;
@@ -121,6 +102,7 @@ where
                 }
                 *this.pending = due(this.source.as_ref(), this.participant, this.injected);
                 if let Some(barrier) = this.pending.take() {
+                    *this.yield_next = true;
                     return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
                 }
             }
@@ -133,6 +115,7 @@ where
         }
         // A barrier decided on after the previous item goes out before the next one.
         if let Some(barrier) = this.pending.take() {
+            *this.yield_next = true;
             return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
         }
         match this.source.as_mut().poll_next(cx) {
@@ -173,6 +156,7 @@ where
                 this.participant
                     .finish(encode_position(this.source.as_ref().get_ref()));
                 *this.state = State::Ending;
+                *this.yield_next = true;
                 Poll::Ready(Some(barrier))
             }
             Poll::Ready(Some(Message::Control(Control::Failed(error)))) => {
@@ -189,6 +173,7 @@ where
             }
             Poll::Pending => {
                 if let Some(barrier) = due(this.source.as_ref(), this.participant, this.injected) {
+                    *this.yield_next = true;
                     return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
                 }
                 let Some(deadline) = this.deadline else {
@@ -197,6 +182,7 @@ where
                 if deadline.as_mut().poll(cx).is_ready() {
                     rearm(deadline.as_mut(), *this.trigger);
                     let id = this.participant.checkpoints().trigger().get();
+                    *this.yield_next = true;
                     return Poll::Ready(Some(inject(
                         this.source.as_ref(),
                         this.participant,
@@ -207,6 +193,11 @@ where
                 Poll::Pending
             }
         }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (low, _) = self.source.size_hint();
+        (low, None)
     }
 }
 
