@@ -12,7 +12,7 @@ use crate::source::{Position, Source};
 use crate::time::Clock;
 use crate::{Barrier, Control, Error, Message};
 
-/// How many items pass between two looks at the clock, for a time-based trigger.
+/// The most items between two looks at the triggers.
 const CLOCK_EVERY: u32 = 128;
 
 /// The state version of a source's position.
@@ -29,12 +29,13 @@ pin_project! {
         trigger: Trigger,
         // The id of the last barrier injected.
         injected: u64,
-        // Items since the last barrier, for an event-count trigger.
+        // Items since this source's last event-count checkpoint, as of the last look.
         since_barrier: u64,
-        // Items until the next look at the clock, for a time-based trigger.
-        until_clock: u32,
-        // Items until the next look for a triggered checkpoint.
-        until_recheck: u32,
+        // Items until the next look at the triggers (event count, clock, checkpoints triggered
+        // elsewhere), and how many items that look covers: one countdown per item is all the
+        // item path pays.
+        countdown: u64,
+        stride: u64,
         // The barrier to send before the next item.
         pending: Option<Barrier>,
         // A barrier just went out: yield once, so that the task saving checkpoints runs even
@@ -67,8 +68,8 @@ impl<S> Checkpointed<S> {
             trigger,
             injected,
             since_barrier: 0,
-            until_clock: CLOCK_EVERY,
-            until_recheck: CLOCK_EVERY,
+            countdown: next_stride(trigger, 0),
+            stride: next_stride(trigger, 0),
             pending: None,
             yield_next: false,
             deadline: None,
@@ -120,32 +121,20 @@ where
         }
         match this.source.as_mut().poll_next(cx) {
             Poll::Ready(Some(Message::Data(item))) => {
-                *this.since_barrier += 1;
-                if this
-                    .trigger
-                    .events
-                    .is_some_and(|every| *this.since_barrier >= every)
-                {
-                    *this.since_barrier = 0;
-                    this.participant.checkpoints().trigger();
-                    *this.until_recheck = 1;
-                }
-                if let Some(deadline) = this.deadline {
-                    *this.until_clock -= 1;
-                    if *this.until_clock == 0 {
-                        *this.until_clock = CLOCK_EVERY;
-                        if deadline.deadline() <= Instant::now() {
-                            rearm(deadline.as_mut(), *this.trigger);
-                            this.participant.checkpoints().trigger();
-                            *this.until_recheck = 1;
-                        }
-                    }
-                }
-                // Checkpoints triggered elsewhere are looked for every few items.
-                *this.until_recheck -= 1;
-                if *this.until_recheck == 0 {
-                    *this.until_recheck = CLOCK_EVERY;
-                    *this.pending = due(this.source.as_ref(), this.participant, this.injected);
+                *this.countdown -= 1;
+                if *this.countdown == 0 {
+                    *this.pending = look(
+                        this.source.as_ref(),
+                        this.participant,
+                        *this.trigger,
+                        this.deadline.as_mut(),
+                        Counts {
+                            injected: this.injected,
+                            since_barrier: this.since_barrier,
+                            countdown: this.countdown,
+                            stride: this.stride,
+                        },
+                    );
                 }
                 Poll::Ready(Some(Message::Data(item)))
             }
@@ -269,6 +258,54 @@ fn inject<S: Source, T>(
     let barrier = Barrier::new(id, Clock::new().now());
     participant.ack(&barrier, encode_position(source.get_ref()));
     Message::Control(Control::Barrier(barrier))
+}
+
+/// The counters [`look`] updates.
+struct Counts<'a> {
+    injected: &'a mut u64,
+    since_barrier: &'a mut u64,
+    countdown: &'a mut u64,
+    stride: &'a mut u64,
+}
+
+/// How many items until the next look at the triggers, `since_barrier` items after the last
+/// event-count checkpoint.
+fn next_stride(trigger: Trigger, since_barrier: u64) -> u64 {
+    let to_trigger = trigger.events.map_or(u64::from(CLOCK_EVERY), |every| {
+        every.saturating_sub(since_barrier)
+    });
+    to_trigger.clamp(1, u64::from(CLOCK_EVERY))
+}
+
+/// Every few items: triggers this source's checkpoint when its event count or its interval is
+/// reached, and returns the barrier of any checkpoint triggered since the last one (here or
+/// elsewhere), to send before the next item.
+#[cold]
+#[inline(never)]
+fn look<S: Source>(
+    source: Pin<&S>,
+    participant: &Participant,
+    trigger: Trigger,
+    deadline: Option<&mut Pin<Box<Sleep>>>,
+    counts: Counts<'_>,
+) -> Option<Barrier> {
+    *counts.since_barrier += *counts.stride;
+    if trigger
+        .events
+        .is_some_and(|every| *counts.since_barrier >= every)
+    {
+        *counts.since_barrier = 0;
+        participant.checkpoints().trigger();
+    }
+    if let Some(deadline) = deadline {
+        if deadline.deadline() <= Instant::now() {
+            rearm(deadline.as_mut(), trigger);
+            participant.checkpoints().trigger();
+        }
+    }
+    *counts.stride = next_stride(trigger, *counts.since_barrier);
+    *counts.countdown = *counts.stride;
+    due(source, participant, counts.injected)
 }
 
 /// The barrier of the newest triggered checkpoint, acknowledged with the source's position,
