@@ -21,7 +21,6 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use crash::{diff, is_window_prefix, read_or_empty, sorted_lines, window_groups, write_csv, Rng};
@@ -33,32 +32,6 @@ const KEYS: u64 = 12;
 /// Rows between checkpoints and rows read per second: a run takes 0.4 s.
 const EVERY: u64 = 100;
 const RATE: u64 = 20_000;
-
-/// The path of the example's binary, built on first use.
-fn binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--example", "aggregate", "--message-format=json"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if !cfg!(debug_assertions) {
-            cargo.arg("--release");
-        }
-        let built = cargo.output().expect("run cargo");
-        assert!(
-            built.status.success(),
-            "building the example failed:\n{}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        String::from_utf8_lossy(&built.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "aggregate")
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the example's executable")
-    })
-}
 
 /// The input of every test (written once per test) and the uninterrupted run's output.
 struct Setup {
@@ -75,7 +48,7 @@ impl Setup {
         // ~400 rows, all the way through, with no late row (out-of-orderness 50 ms).
         write_csv(&input, 42, ROWS, KEYS, 5, 40);
         let golden_path = dir.join("golden.jsonl");
-        let status = Command::new(binary())
+        let status = Command::new(support::aggregate_binary())
             .args(args(&input, &golden_path, None, 1))
             .stderr(Stdio::null())
             .status()
@@ -181,7 +154,7 @@ struct Tally {
 
 /// Starts the example on the test's input with checkpoints in `dir`.
 fn start(setup: &Setup, dir: &TempDir, parallelism: usize) -> Child {
-    Command::new(binary())
+    Command::new(support::aggregate_binary())
         .args(args(
             &setup.input,
             &dir.join("out.jsonl"),

@@ -7,41 +7,14 @@
 mod support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 use support::TempFile;
 
-/// The path of the example's binary, built on first use.
-fn binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--example", "aggregate", "--message-format=json"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if !cfg!(debug_assertions) {
-            cargo.arg("--release");
-        }
-        let built = cargo.output().expect("run cargo");
-        assert!(
-            built.status.success(),
-            "building the example failed:\n{}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        String::from_utf8_lossy(&built.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|message| message["target"]["name"] == "aggregate")
-            .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the example's executable")
-    })
-}
-
 /// Runs the example with `args`, feeding `stdin` to it.
 fn aggregate(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(binary())
+    let mut child = Command::new(support::aggregate_binary())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -532,6 +532,26 @@ impl Participant {
         }
     }
 
+    /// Decodes the operator's state in the checkpoint the flow restores from with `decode`;
+    /// `None` when that checkpoint holds none for it.
+    pub(crate) fn restore<T>(
+        &self,
+        decode: impl FnOnce(&[u8]) -> Result<T, StateError>,
+    ) -> Result<Option<T>, CheckpointError> {
+        self.restored()
+            .map(decode)
+            .transpose()
+            .map_err(|error| self.state_error(error))
+    }
+
+    /// `error` in this operator's state, as a checkpoint error naming the operator.
+    pub(crate) fn state_error(&self, error: StateError) -> CheckpointError {
+        CheckpointError::State {
+            operator: self.id(),
+            error,
+        }
+    }
+
     /// The operator's state in the checkpoint the flow restores from.
     pub(crate) fn restored(&self) -> Option<&[u8]> {
         self.checkpoints
@@ -546,13 +566,7 @@ impl Participant {
         let id = CheckpointId::new(barrier.checkpoint_id());
         match state {
             Ok(state) => self.checkpoints.record(self, Some(id), state),
-            Err(error) => self.checkpoints.decline(
-                id,
-                CheckpointError::State {
-                    operator: self.id(),
-                    error,
-                },
-            ),
+            Err(error) => self.checkpoints.decline(id, self.state_error(error)),
         }
     }
 

@@ -55,6 +55,7 @@ pub(crate) use self::coordinator::{Participant, Progress, Scope};
 pub use self::directory::DirectoryStore;
 pub use self::error::{CheckpointError, CorruptReason, StateError};
 pub use self::memory::MemoryStore;
+pub(crate) use self::snapshot::decode_current;
 pub use self::snapshot::{
     decode, decode_value, decode_versioned, encode, encode_versioned, Persist, Snapshot,
 };

@@ -179,6 +179,20 @@ pub fn decode_versioned<T: DeserializeOwned>(
     }
 }
 
+/// Decodes a state written with exactly `version`: for operator states that have no older
+/// version to migrate from.
+pub(crate) fn decode_current<T: DeserializeOwned>(
+    version: u32,
+    bytes: &[u8],
+) -> Result<T, StateError> {
+    decode_versioned(version, bytes, |found, _| {
+        Err(StateError::IncompatibleVersion {
+            found,
+            supported: version,
+        })
+    })
+}
+
 /// Decodes the payload of a state (the bytes after its version), for [`Snapshot::migrate`].
 ///
 /// # Errors

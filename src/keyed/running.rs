@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 use rustc_hash::FxHashMap;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use crate::checkpoint::{self, CheckpointError, Participant, Persist, StateError};
+use crate::checkpoint::{self, Participant, Persist, StateError};
 use crate::metrics::{OperatorCounters, Tally};
 use crate::window::WindowFn;
 use crate::{Control, Error, Message};
@@ -176,19 +176,11 @@ fn restore<K: Hash + Eq + Persist, A: Persist>(
     state: &mut FxHashMap<K, (A, Option<Instant>)>,
     ttl: bool,
 ) -> Result<(), Error> {
-    let Some(bytes) = participant.restored() else {
+    let restored: Option<Vec<(K, A)>> =
+        participant.restore(|bytes| checkpoint::decode_current(STATE_VERSION, bytes))?;
+    let Some(entries) = restored else {
         return Ok(());
     };
-    let entries: Vec<(K, A)> = checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
-        Err(StateError::IncompatibleVersion {
-            found,
-            supported: STATE_VERSION,
-        })
-    })
-    .map_err(|error| CheckpointError::State {
-        operator: participant.id(),
-        error,
-    })?;
     let now = ttl.then(Instant::now);
     state.clear();
     state.extend(entries.into_iter().map(|(key, acc)| (key, (acc, now))));

@@ -7,7 +7,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
-use crate::checkpoint::{self, CheckpointError, Participant, Trigger};
+use crate::checkpoint::{self, Participant, Trigger};
 use crate::source::{Position, Source};
 use crate::time::Clock;
 use crate::{Barrier, Control, Error, Message};
@@ -223,21 +223,9 @@ where
 
 /// Seeks the source to its position in the restored checkpoint, if any.
 fn restore<S: Source>(source: Pin<&mut S>, participant: &Participant) -> Result<(), Error> {
-    let Some(bytes) = participant.restored() else {
-        return Ok(());
-    };
-    let position: Option<Position> =
-        checkpoint::decode_versioned(POSITION_VERSION, bytes, |version, _| {
-            Err(checkpoint::StateError::IncompatibleVersion {
-                found: version,
-                supported: POSITION_VERSION,
-            })
-        })
-        .map_err(|error| CheckpointError::State {
-            operator: participant.id(),
-            error,
-        })?;
-    match position {
+    let restored: Option<Option<Position>> =
+        participant.restore(|bytes| checkpoint::decode_current(POSITION_VERSION, bytes))?;
+    match restored.flatten() {
         Some(position) => source.seek(position),
         None => Ok(()),
     }

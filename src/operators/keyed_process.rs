@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 use rustc_hash::FxHashMap;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
-use crate::checkpoint::{self, CheckpointError, Participant, Persist, StateError};
+use crate::checkpoint::{self, Participant, Persist, StateError};
 use crate::keyed::{KeyEntry, KeyedContext, KeyedProcessFunction, TimeDomain, Timer};
 use crate::metrics::{OperatorCounters, Tally};
 use crate::time::{Clock, Timestamp};
@@ -369,20 +369,11 @@ fn restore<K: Hash + Eq + Clone + Persist, S: Persist>(
     processing_timers: &mut TimerQueue<K>,
     watermark: &mut Timestamp,
 ) -> Result<(), Error> {
-    let Some(bytes) = participant.restored() else {
+    let restored: Option<(Timestamp, Vec<KeySnapshot<K, S>>)> =
+        participant.restore(|bytes| checkpoint::decode_current(STATE_VERSION, bytes))?;
+    let Some((restored_watermark, entries)) = restored else {
         return Ok(());
     };
-    let (restored_watermark, entries): (Timestamp, Vec<KeySnapshot<K, S>>) =
-        checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
-            Err(StateError::IncompatibleVersion {
-                found,
-                supported: STATE_VERSION,
-            })
-        })
-        .map_err(|error| CheckpointError::State {
-            operator: participant.id(),
-            error,
-        })?;
     *watermark = restored_watermark;
     for snapshot in entries {
         let mut entry = KeyEntry::new();

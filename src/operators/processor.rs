@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 
 use super::timer::Timer as Sleep;
 use super::MapAsync;
-use crate::checkpoint::{CheckpointError, Participant, Snapshot};
+use crate::checkpoint::{Participant, Snapshot};
 use crate::keyed::{TimeDomain, Timer};
 use crate::metrics::{OperatorCounters, Tally};
 use crate::processor::{self, AsyncProcessor, Processor, Timers};
@@ -134,18 +134,14 @@ impl<P: Processor + Snapshot> Core<P> {
     fn start(&mut self) {
         self.phase = Phase::Running;
         if let Some(participant) = &self.participant {
-            if let Some(bytes) = participant.restored() {
-                match processor::state::decode(&mut self.processor, bytes) {
-                    Ok(timers) => self.timers = timers,
-                    Err(error) => {
-                        let error = CheckpointError::State {
-                            operator: participant.id(),
-                            error,
-                        };
-                        self.phase = Phase::Done;
-                        self.pending = Some(Control::Failed(Box::new(Error::from(error))));
-                        return;
-                    }
+            match participant.restore(|bytes| processor::state::decode(&mut self.processor, bytes))
+            {
+                Ok(Some(timers)) => self.timers = timers,
+                Ok(None) => {}
+                Err(error) => {
+                    self.phase = Phase::Done;
+                    self.pending = Some(Control::Failed(Box::new(Error::from(error))));
+                    return;
                 }
             }
         }

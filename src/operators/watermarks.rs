@@ -8,7 +8,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
-use crate::checkpoint::{self, CheckpointError, Participant, StateError};
+use crate::checkpoint::{self, Participant, StateError};
 use crate::time::{Clock, Timestamp, WatermarkGenerator, WatermarkStrategy};
 use crate::{Control, Error, Message};
 
@@ -208,23 +208,10 @@ fn snapshot(current: Timestamp) -> Result<Vec<u8>, StateError> {
 }
 
 fn restore(participant: Option<&Participant>) -> Result<Option<Timestamp>, Error> {
-    let Some((participant, bytes)) = participant.and_then(|p| Some((p, p.restored()?))) else {
+    let Some(participant) = participant else {
         return Ok(None);
     };
-    checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
-        Err(StateError::IncompatibleVersion {
-            found,
-            supported: STATE_VERSION,
-        })
-    })
-    .map(Some)
-    .map_err(|error| {
-        CheckpointError::State {
-            operator: participant.id(),
-            error,
-        }
-        .into()
-    })
+    Ok(participant.restore(|bytes| checkpoint::decode_current(STATE_VERSION, bytes))?)
 }
 
 impl<S: fmt::Debug, F, G: fmt::Debug> fmt::Debug for Watermarks<S, F, G> {

@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Interval, Sleep};
 
 use crate::channel::SideOutput;
-use crate::checkpoint::{CheckpointError, Participant};
+use crate::checkpoint::Participant;
 use crate::metrics::{DropReason, OperatorCounters, Tally};
 use crate::time::{Clock, Timestamp};
 use crate::window::{Placement, WindowState};
@@ -346,16 +346,10 @@ fn restore<T, St: WindowState<T>>(
     participant: Option<&Participant>,
     state: &mut St,
 ) -> Result<(), Error> {
-    let Some((participant, bytes)) = participant.and_then(|p| Some((p, p.restored()?))) else {
-        return Ok(());
-    };
-    state.restore(bytes).map_err(|error| {
-        CheckpointError::State {
-            operator: participant.id(),
-            error,
-        }
-        .into()
-    })
+    if let Some(participant) = participant {
+        participant.restore(|bytes| state.restore(bytes))?;
+    }
+    Ok(())
 }
 
 #[inline(always)]

@@ -22,13 +22,7 @@ pub(crate) fn encode<P: Snapshot>(processor: &P, timers: &Timers) -> Result<Vec<
 /// Restores the processor and returns the pending timers. On error the processor is untouched.
 pub(crate) fn decode<P: Snapshot>(processor: &mut P, bytes: &[u8]) -> Result<Timers, StateError> {
     type Envelope = (Vec<u8>, BTreeSet<Timestamp>, BTreeSet<Timestamp>);
-    let (state, event, processing): Envelope =
-        checkpoint::decode_versioned(ENVELOPE_VERSION, bytes, |found, _| {
-            Err(StateError::IncompatibleVersion {
-                found,
-                supported: ENVELOPE_VERSION,
-            })
-        })?;
+    let (state, event, processing): Envelope = checkpoint::decode_current(ENVELOPE_VERSION, bytes)?;
     checkpoint::decode(processor, &state)?;
     Ok(Timers { event, processing })
 }

@@ -297,13 +297,7 @@ impl<P: Serialize + DeserializeOwned + Clone> Runner<P> {
             }
             return Ok(Vec::new());
         };
-        let transactions: Vec<(u64, P)> =
-            checkpoint::decode_versioned(TRANSACTIONS_VERSION, bytes, |found, _| {
-                Err(StateError::IncompatibleVersion {
-                    found,
-                    supported: TRANSACTIONS_VERSION,
-                })
-            })
+        let transactions: Vec<(u64, P)> = checkpoint::decode_current(TRANSACTIONS_VERSION, bytes)
             .map_err(|error| self.state_error(error))?;
         Ok(transactions)
     }
@@ -322,10 +316,7 @@ impl<P: Serialize + DeserializeOwned + Clone> Runner<P> {
     }
 
     fn state_error(&self, error: StateError) -> Error {
-        Error::Checkpoint(CheckpointError::State {
-            operator: self.participant.id(),
-            error,
-        })
+        Error::Checkpoint(self.participant.state_error(error))
     }
 
     /// Writes `batch` into the current transaction, counting its items and the time it took.

@@ -285,12 +285,7 @@ where
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
-        self.keys = checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
-            Err(StateError::IncompatibleVersion {
-                found,
-                supported: STATE_VERSION,
-            })
-        })?;
+        self.keys = checkpoint::decode_current(STATE_VERSION, bytes)?;
         Ok(())
     }
 }

@@ -428,13 +428,7 @@ where
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
-        let state: OwnedPaneSnapshot<K, F::Acc> =
-            checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
-                Err(StateError::IncompatibleVersion {
-                    found,
-                    supported: STATE_VERSION,
-                })
-            })?;
+        let state: OwnedPaneSnapshot<K, F::Acc> = checkpoint::decode_current(STATE_VERSION, bytes)?;
         self.watermark = Timestamp::from_millis(state.watermark);
         self.panes.clear();
         self.slots.clear();

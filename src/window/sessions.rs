@@ -261,12 +261,7 @@ where
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
         let (watermark, sessions, timers): (i64, _, _) =
-            checkpoint::decode_versioned(STATE_VERSION, bytes, |found, _| {
-                Err(StateError::IncompatibleVersion {
-                    found,
-                    supported: STATE_VERSION,
-                })
-            })?;
+            checkpoint::decode_current(STATE_VERSION, bytes)?;
         self.watermark = Timestamp::from_millis(watermark);
         self.sessions = sessions;
         self.timers = timers;

@@ -145,6 +145,33 @@ impl tokio::io::AsyncRead for ChunkedReader {
     }
 }
 
+/// The path of the `aggregate` example's binary, built on first use (in release when the tests
+/// are).
+pub(crate) fn aggregate_binary() -> &'static std::path::Path {
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let mut cargo = std::process::Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--example", "aggregate", "--message-format=json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if !cfg!(debug_assertions) {
+            cargo.arg("--release");
+        }
+        let built = cargo.output().expect("run cargo");
+        assert!(
+            built.status.success(),
+            "building the example failed:\n{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        String::from_utf8_lossy(&built.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|message| message["target"]["name"] == "aggregate")
+            .find_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
+            .expect("cargo names the example's executable")
+    })
+}
+
 /// A file under the system's temporary directory, removed when dropped.
 pub(crate) struct TempFile {
     path: std::path::PathBuf,
