@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
 use futures_util::future::poll_fn;
@@ -77,21 +77,24 @@ where
     {
         let participant = self.output_participant(None, "for_each");
         let mut stream = pin!(self.stream);
-        while let Some(message) = stream.next().await {
-            match message {
-                Message::Data(item) => f(item),
-                Message::Control(Control::Failed(error)) => return Err(*error),
-                Message::Control(control) => {
+        // One poll takes every item that is ready, without a trip through the async machinery
+        // per item.
+        poll_fn(|cx| loop {
+            match ready!(stream.as_mut().poll_next(cx)) {
+                Some(Message::Data(item)) => f(item),
+                Some(Message::Control(Control::Failed(error))) => return Poll::Ready(Err(*error)),
+                Some(Message::Control(control)) => {
                     if let Some(participant) = &participant {
                         participant.on_delivered(&control);
                     }
                     if let Control::End = control {
-                        return Ok(());
+                        return Poll::Ready(Ok(()));
                     }
                 }
+                None => return Poll::Ready(Ok(())),
             }
-        }
-        Ok(())
+        })
+        .await
     }
 
     /// Runs the flow to its end, writing its items to `sink` in batches, and returns the sink.

@@ -68,6 +68,12 @@ impl<T: Send + 'static> LateHandler<T> {
         }
     }
 
+    /// Whether no late item waits for room.
+    #[inline]
+    fn is_ready(&self) -> bool {
+        self.pending.is_none()
+    }
+
     /// Sends the late item that waits for room, if any.
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
@@ -259,81 +265,96 @@ where
                     continue;
                 }
             }
-            let message = match this.stream.as_mut().poll_next(cx) {
-                Poll::Ready(message) => message,
-                Poll::Pending => {
-                    this.tally.publish(this.counters);
-                    // Nothing more for now: let the watermark through before waiting.
-                    return match this.held.take() {
-                        Some(watermark) => {
-                            *this.coalesced = 0;
-                            Poll::Ready(Some(Message::Control(Control::Watermark(watermark))))
+            // The hot path: messages from upstream that fire nothing and need none of the checks
+            // above are taken in a tight loop. Early firings and processing-time timers need
+            // those checks after every message.
+            let hot = this.early.is_none() && !matches!(this.time, TimeMode::Processing(_));
+            loop {
+                let message = match this.stream.as_mut().poll_next(cx) {
+                    Poll::Ready(message) => message,
+                    Poll::Pending => {
+                        this.tally.publish(this.counters);
+                        // Nothing more for now: let the watermark through before waiting.
+                        return match this.held.take() {
+                            Some(watermark) => {
+                                *this.coalesced = 0;
+                                Poll::Ready(Some(Message::Control(Control::Watermark(watermark))))
+                            }
+                            None => Poll::Pending,
+                        };
+                    }
+                };
+                match message {
+                    Some(Message::Data(item)) => {
+                        this.tally.count_in(this.counters);
+                        let key = (this.key)(&item);
+                        let timestamp = match &mut *this.time {
+                            TimeMode::Event(stamp) => stamp.stamp(&item),
+                            TimeMode::Processing(clock) => {
+                                let now = clock.now();
+                                this.state.advance(now.saturating_sub_millis(1), this.out);
+                                now
+                            }
+                            TimeMode::Untimed => Timestamp::MIN,
+                        };
+                        match this.state.add(key, timestamp, item, this.out) {
+                            Ok(()) => {}
+                            Err((Placement::Late, item)) => this.late.late(item),
+                            Err((Placement::Gap, _)) => {
+                                this.counters.drop_one(DropReason::OutsideWindows)
+                            }
                         }
-                        None => Poll::Pending,
-                    };
-                }
-            };
-            match message {
-                Some(Message::Data(item)) => {
-                    this.tally.count_in(this.counters);
-                    let key = (this.key)(&item);
-                    let timestamp = match &mut *this.time {
-                        TimeMode::Event(stamp) => stamp.stamp(&item),
-                        TimeMode::Processing(clock) => {
-                            let now = clock.now();
-                            this.state.advance(now.saturating_sub_millis(1), this.out);
-                            now
-                        }
-                        TimeMode::Untimed => Timestamp::MIN,
-                    };
-                    match this.state.add(key, timestamp, item, this.out) {
-                        Ok(()) => {}
-                        Err((Placement::Late, item)) => this.late.late(item),
-                        Err((Placement::Gap, _)) => {
-                            this.counters.drop_one(DropReason::OutsideWindows)
+                        let results = this.out.len();
+                        fired(this.tally, this.counters, results, "item");
+                        // Results that fire on an item (late or early firings) follow the
+                        // watermark that stood before it.
+                        *this.watermark_first = results > 0 && this.held.is_some();
+                        if !*this.armed {
+                            arm(this.time, this.state, this.timer, this.armed);
                         }
                     }
-                    let results = this.out.len();
-                    fired(this.tally, this.counters, results, "item");
-                    // Results that fire on an item (late or early firings) follow the
-                    // watermark that stood before it.
-                    *this.watermark_first = results > 0 && this.held.is_some();
-                    if !*this.armed {
-                        arm(this.time, this.state, this.timer, this.armed);
+                    Some(Message::Control(Control::Watermark(watermark))) => {
+                        if let TimeMode::Event(_) = this.time {
+                            // Results fired by this watermark go out before it, so the one held
+                            // until now can simply be replaced.
+                            this.state.advance(watermark, this.out);
+                            fired(this.tally, this.counters, this.out.len(), "watermark");
+                        }
+                        this.counters.set_watermark(watermark);
+                        *this.held = Some(watermark);
+                        *this.coalesced += 1;
                     }
-                }
-                Some(Message::Control(Control::Watermark(watermark))) => {
-                    if let TimeMode::Event(_) = this.time {
-                        // Results fired by this watermark go out before it, so the one held
-                        // until now can simply be replaced.
-                        this.state.advance(watermark, this.out);
-                        fired(this.tally, this.counters, this.out.len(), "watermark");
+                    Some(Message::Control(Control::End)) => {
+                        this.state.finish(this.out);
+                        fired(this.tally, this.counters, this.out.len(), "end");
+                        if let Some(participant) = this.participant {
+                            participant.finish(this.state.snapshot());
+                        }
+                        *this.pending = Some(Control::End);
+                        *this.done = true;
                     }
-                    this.counters.set_watermark(watermark);
-                    *this.held = Some(watermark);
-                    *this.coalesced += 1;
-                }
-                Some(Message::Control(Control::End)) => {
-                    this.state.finish(this.out);
-                    fired(this.tally, this.counters, this.out.len(), "end");
-                    if let Some(participant) = this.participant {
-                        participant.finish(this.state.snapshot());
+                    Some(Message::Control(Control::Barrier(barrier))) => {
+                        // The state now holds exactly the items before the barrier.
+                        if let Some(participant) = this.participant {
+                            participant.ack(&barrier, this.state.snapshot());
+                        }
+                        *this.pending = Some(Control::Barrier(barrier));
                     }
-                    *this.pending = Some(Control::End);
-                    *this.done = true;
-                }
-                Some(Message::Control(Control::Barrier(barrier))) => {
-                    // The state now holds exactly the items before the barrier.
-                    if let Some(participant) = this.participant {
-                        participant.ack(&barrier, this.state.snapshot());
+                    Some(Message::Control(control)) => {
+                        *this.done = control.is_terminal();
+                        *this.pending = Some(control);
                     }
-                    *this.pending = Some(Control::Barrier(barrier));
+                    None => *this.done = true,
                 }
-                Some(Message::Control(control)) => {
-                    *this.done = control.is_terminal();
-                    *this.pending = Some(control);
+                if !hot
+                    || !this.out.is_empty()
+                    || this.pending.is_some()
+                    || *this.done
+                    || *this.coalesced >= MAX_COALESCED
+                    || !this.late.is_ready()
+                {
+                    break;
                 }
-                None => *this.done = true,
             }
         }
     }

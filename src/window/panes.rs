@@ -293,15 +293,13 @@ where
 
     #[inline]
     fn add_to_slice(&mut self, slot: usize, key: K, item: T) {
-        let slice = &mut self.slots[slot];
-        match slice.get_mut(&key) {
-            Some(acc) => self.f.add(acc, item),
-            None => {
-                // Built in place and moved once: cheaper than `entry().or_insert_with()` for
-                // the wide accumulators of tuple aggregators.
+        // One probe for both cases; a new accumulator is built, then moved in once.
+        match self.slots[slot].entry(key) {
+            indexmap::map::Entry::Occupied(entry) => self.f.add(entry.into_mut(), item),
+            indexmap::map::Entry::Vacant(entry) => {
                 let mut acc = self.f.create();
                 self.f.add(&mut acc, item);
-                slice.insert(key, acc);
+                entry.insert(acc);
             }
         }
     }
