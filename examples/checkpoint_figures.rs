@@ -55,6 +55,14 @@ fn main() {
         .and_then(|arg| arg.parse().ok())
         .unwrap_or(THROUGHPUT_EVENTS);
     let rt = support::runtime();
+    // For profiling one variant alone: `checkpoint_figures EVENTS none|memory`.
+    match std::env::args().nth(2).as_deref() {
+        Some("none") => return println!("{:.1}", rate::<MemoryStore>(&rt, events, None).0),
+        Some("memory") => {
+            return println!("{:.1}", rate(&rt, events, Some(MemoryStore::new())).0);
+        }
+        _ => {}
+    }
     let started = Instant::now();
 
     println!("checkpoint of open tumbling-window state (count/sum/min/max per key):");

@@ -34,6 +34,13 @@ impl<T> Batch<T> {
         }
     }
 
+    /// Appends a data item.
+    #[inline]
+    pub(crate) fn push_data(&mut self, item: T) {
+        self.data += 1;
+        self.messages.push_back(Message::Data(item));
+    }
+
     #[inline]
     pub(crate) fn push(&mut self, message: Message<T>) {
         self.data += usize::from(!message.is_control());

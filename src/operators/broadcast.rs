@@ -43,10 +43,12 @@ impl<T> Broadcast<T> {
         let share = |item: T, batches: &mut [Batch<Arc<T>>], open: &[bool]| {
             // Wrapped once; every subscriber gets a clone of the `Arc`.
             let item = Arc::new(item);
+            let mut longest = 0;
             for (batch, _) in batches.iter_mut().zip(open).filter(|(_, open)| **open) {
-                batch.push(Message::Data(Arc::clone(&item)));
+                batch.push_data(Arc::clone(&item));
+                longest = longest.max(batch.len());
             }
-            Ok(())
+            Ok(longest)
         };
         outputs(upstream, config, queues, false, share)
             .into_iter()

@@ -98,7 +98,8 @@ impl<U> fmt::Debug for Output<U> {
 /// pulls `upstream` and hands each data item to `dispatch`, each control message to every output.
 ///
 /// `dispatch(item, batches, open)` adds `item` to the batches of the outputs it goes to, skipping
-/// those that are not `open` (dropped), or returns the error that fails every output.
+/// those that are not `open` (dropped), and returns the length of the longest batch it added to
+/// (the batches are handed over once one is full), or the error that fails every output.
 ///
 /// With `coalesce_watermarks`, a watermark that follows another one in an output's batch, with no
 /// data between them, replaces it: outputs that get a fraction of the data (partitions) then get
@@ -112,7 +113,7 @@ pub(crate) fn outputs<S, T, U, D>(
 ) -> Vec<Output<U>>
 where
     S: Stream<Item = Message<T>> + Send + 'static,
-    D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<(), Error> + Send + 'static,
+    D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<usize, Error> + Send + 'static,
     T: Send + 'static,
     U: Send + 'static,
 {
@@ -148,7 +149,7 @@ async fn run<S, T, U, D>(
     dispatch: D,
 ) where
     S: Stream<Item = Message<T>>,
-    D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<(), Error>,
+    D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<usize, Error>,
 {
     let _close = CloseOnDrop(&queues);
     let pumped = AssertUnwindSafe(pump(
@@ -186,7 +187,7 @@ async fn pump<S, T, U, D>(
     mut dispatch: D,
 ) where
     S: Stream<Item = Message<T>>,
-    D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<(), Error>,
+    D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<usize, Error>,
 {
     let mut upstream = pin!(upstream);
     let mut batches: Vec<Batch<U>> = queues
@@ -272,11 +273,10 @@ async fn pump<S, T, U, D>(
                 budget -= 1;
                 match upstream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(Message::Data(item))) => {
-                        if let Err(error) = dispatch(item, &mut batches, &open) {
-                            return Pulled::Failed(error);
-                        }
-                        if batches.iter().any(|batch| batch.len() >= config.batch_size) {
-                            return Pulled::More;
+                        match dispatch(item, &mut batches, &open) {
+                            Ok(longest) if longest >= config.batch_size => return Pulled::More,
+                            Ok(_) => {}
+                            Err(error) => return Pulled::Failed(error),
                         }
                     }
                     Poll::Ready(Some(Message::Control(control))) => {

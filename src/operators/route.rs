@@ -55,14 +55,16 @@ impl<T> Route<T> {
             seen += 1;
             match batches.get_mut(index) {
                 // An output that was dropped wants nothing more.
-                Some(batch) if open[index] => batch.push(Message::Data(item)),
-                Some(_) => {}
+                Some(batch) if open[index] => {
+                    batch.push_data(item);
+                    Ok(batch.len())
+                }
+                Some(_) => Ok(0),
                 None => {
                     let cause = RecordError::failed(RouteError::new(index, outputs_len));
-                    return Err(Error::Record(FailedRecord::new(at, None, cause)));
+                    Err(Error::Record(FailedRecord::new(at, None, cause)))
                 }
             }
-            Ok(())
         };
         outputs(upstream, config, queues, false, send)
             .into_iter()
@@ -88,10 +90,12 @@ impl<T> Route<T> {
         let partitions = queues.len();
         let send = move |item: T, batches: &mut [Batch<T>], open: &[bool]| {
             let index = partition_of(&key(&item), partitions);
-            if open[index] {
-                batches[index].push(Message::Data(item));
+            if !open[index] {
+                return Ok(0);
             }
-            Ok(())
+            let batch = &mut batches[index];
+            batch.push_data(item);
+            Ok(batch.len())
         };
         outputs(upstream, config, queues, true, send)
             .into_iter()

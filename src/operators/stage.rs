@@ -87,6 +87,15 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// The next message if it is a data item already in hand: no lock, no control message.
+    #[inline]
+    pub(crate) fn take_data(&mut self) -> Option<T> {
+        match self.current.messages.front() {
+            Some(Message::Data(_)) => self.current.pop().and_then(Message::into_data),
+            _ => None,
+        }
+    }
+
     /// The next message; `None` after a terminal message or once the producer is done.
     #[inline]
     pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
@@ -169,70 +178,103 @@ where
     S: Stream<Item = Message<T>>,
 {
     let mut upstream = pin!(upstream);
-    let mut batch = queue.empty_batch(config.batch_size);
-    let mut ended = false;
-    let mut turn = 0;
+    let mut pump = Pump {
+        batch: queue.empty_batch(config.batch_size),
+        ended: false,
+        turn: 0,
+    };
     std::future::poll_fn(|cx| loop {
-        let full = batch.len() >= config.batch_size;
-        if full || (ended && !batch.is_empty()) {
-            match ready!(queue.poll_flush(cx, &mut batch)) {
-                Flushed::Sent => {}
-                Flushed::SentAndWoke => {
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-                Flushed::Closed => return Poll::Ready(()),
-                Flushed::Overflowed => {
-                    overflowed(&mut batch, config.capacity);
-                    ended = true;
-                    continue;
-                }
-            }
-            if full {
-                turn += 1;
-                if turn % BATCHES_PER_TURN == 0 {
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-            }
-        }
-        if ended {
-            return Poll::Ready(());
-        }
         // A panic upstream fails the flow after the messages already read, which are in the
-        // batch: catching it here rather than around the task keeps them.
-        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| upstream.as_mut().poll_next(cx)));
-        let polled = match polled {
-            Ok(polled) => polled,
+        // batch: catching it around a poll's run of pulls rather than around the task keeps
+        // them, and costs nothing per item.
+        let pulled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            pump.poll(cx, upstream.as_mut(), queue, config)
+        }));
+        match pulled {
+            Ok(poll) => return poll,
             Err(panic) => {
-                batch.push(Message::Control(Control::Failed(Box::new(
+                pump.batch.push(Message::Control(Control::Failed(Box::new(
                     Error::Panicked {
                         message: panic_message(panic),
                     },
                 ))));
-                ended = true;
-                continue;
+                pump.ended = true;
             }
-        };
-        match polled {
-            Poll::Ready(Some(message)) => {
-                ended = matches!(&message, Message::Control(control) if control.is_terminal());
-                batch.push(message);
-            }
-            Poll::Ready(None) => ended = true,
-            Poll::Pending if batch.is_empty() => return Poll::Pending,
-            // Nothing more for now: hand over what there is rather than hold it back.
-            Poll::Pending => match ready!(queue.poll_flush(cx, &mut batch)) {
-                Flushed::Sent | Flushed::SentAndWoke => return Poll::Pending,
-                Flushed::Closed => return Poll::Ready(()),
-                Flushed::Overflowed => {
-                    overflowed(&mut batch, config.capacity);
-                    ended = true;
-                }
-            },
         }
     })
     .await
+}
+
+/// The upstream task's batch being filled and where it stands.
+struct Pump<T> {
+    batch: Batch<T>,
+    ended: bool,
+    /// Full batches handed over so far.
+    turn: u32,
+}
+
+impl<T> Pump<T> {
+    /// Pulls messages into the batch and hands it over when full, until the upstream part or the
+    /// queue makes the task wait, or the task's turn is over.
+    fn poll<S>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut upstream: Pin<&mut S>,
+        queue: &Queue<T>,
+        config: StageConfig,
+    ) -> Poll<()>
+    where
+        S: Stream<Item = Message<T>>,
+    {
+        let batch = &mut self.batch;
+        loop {
+            let full = batch.len() >= config.batch_size;
+            if full || (self.ended && !batch.is_empty()) {
+                match ready!(queue.poll_flush(cx, batch)) {
+                    Flushed::Sent => {}
+                    Flushed::SentAndWoke => {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Flushed::Closed => return Poll::Ready(()),
+                    Flushed::Overflowed => {
+                        overflowed(batch, config.capacity);
+                        self.ended = true;
+                        continue;
+                    }
+                }
+                if full {
+                    self.turn += 1;
+                    if self.turn % BATCHES_PER_TURN == 0 {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                }
+            }
+            if self.ended {
+                return Poll::Ready(());
+            }
+            match upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Message::Data(item))) => batch.push_data(item),
+                Poll::Ready(Some(message)) => {
+                    self.ended =
+                        matches!(&message, Message::Control(control) if control.is_terminal());
+                    batch.push(message);
+                }
+                Poll::Ready(None) => self.ended = true,
+                Poll::Pending if batch.is_empty() => return Poll::Pending,
+                // Nothing more for now: hand over what there is rather than hold it back.
+                Poll::Pending => match ready!(queue.poll_flush(cx, batch)) {
+                    Flushed::Sent | Flushed::SentAndWoke => return Poll::Pending,
+                    Flushed::Closed => return Poll::Ready(()),
+                    Flushed::Overflowed => {
+                        overflowed(batch, config.capacity);
+                        self.ended = true;
+                    }
+                },
+            }
+        }
+    }
 }
 
 /// [`Overflow::Fail`](crate::channel::Overflow::Fail): the pipeline fails here, with the batch

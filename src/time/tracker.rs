@@ -65,6 +65,7 @@ impl WatermarkTracker {
 
     /// Input `input` sent an item: it is active again. (An input coming back from idleness never
     /// moves the combined watermark backwards.)
+    #[inline]
     pub fn activate(&mut self, input: usize) {
         self.inputs[input].idle = false;
     }
