@@ -70,9 +70,14 @@ impl<U> Stream for Parallel<U> {
             if this.fan_in.is_done() {
                 return Poll::Ready(None);
             }
+            if this.streak >= STREAK {
+                // Enough from this partition in a row: the next one goes first.
+                this.next = wrap(this.next + 1, partitions);
+                this.streak = 0;
+            }
             // The common case: the partition being read holds a data item in the batch it
             // took last. It goes out as it is, with no lock and no look at the others.
-            if this.streak < STREAK && !this.fan_in.has_ended(this.next) {
+            if !this.fan_in.has_ended(this.next) {
                 if let Some(item) = this.outputs[this.next].take_data() {
                     this.fan_in.activate(this.next);
                     this.streak += 1;
@@ -81,7 +86,7 @@ impl<U> Stream for Parallel<U> {
             }
             let mut waiting = 0;
             for offset in 0..partitions {
-                let input = (this.next + offset) % partitions;
+                let input = wrap(this.next + offset, partitions);
                 if this.fan_in.has_ended(input) {
                     waiting += 1;
                     continue;
@@ -89,19 +94,20 @@ impl<U> Stream for Parallel<U> {
                 match this.outputs[input].poll_message(cx) {
                     Poll::Pending => waiting += 1,
                     Poll::Ready(message) => {
-                        let out = this.fan_in.on_message(input, message);
-                        if let Some(out) = out {
+                        // Stay with the partition that had something: its batch is in hand.
+                        if input == this.next {
+                            this.streak += 1;
+                        } else {
+                            this.next = input;
+                            this.streak = 0;
+                        }
+                        if let Some(out) = this.fan_in.on_message(input, message) {
                             if let Message::Control(Control::Watermark(watermark)) = &out {
                                 this.counters.set_watermark(*watermark);
                             }
-                            if input == this.next && this.streak < STREAK {
-                                this.streak += 1;
-                            } else {
-                                this.next = (input + 1) % partitions;
-                                this.streak = 0;
-                            }
                             return Poll::Ready(Some(out));
                         }
+                        break;
                     }
                 }
             }
@@ -109,6 +115,16 @@ impl<U> Stream for Parallel<U> {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+/// `index` brought back into `0..len`, for an `index` below `2 * len`.
+#[inline]
+fn wrap(index: usize, len: usize) -> usize {
+    if index >= len {
+        index - len
+    } else {
+        index
     }
 }
 

@@ -256,8 +256,35 @@ where
         self.next_due = close.min(free);
     }
 
+    /// The slice of an item at `ts` that is not in the cached one: caches it (allocating it if
+    /// new), or says why no window takes the item.
+    #[cold]
+    #[inline(never)]
+    fn enter_slice(&mut self, ts: i64) -> Result<Cached, Placement> {
+        let n = self.assigner.pane_of(ts);
+        let (lo, hi) = self.assigner.windows_of_pane(n);
+        if lo > hi {
+            // In the gap between two windows.
+            let late = ts as i128 + self.lateness as i128 <= self.watermark.millis() as i128
+                || self.watermark == Timestamp::MAX;
+            return Err(if late {
+                Placement::Late
+            } else {
+                Placement::Gap
+            });
+        }
+        if self.is_late(hi) {
+            return Err(Placement::Late);
+        }
+        let cached = self.lookup(n);
+        self.cache = Some(cached);
+        Ok(cached)
+    }
+
     /// The slow path of [`WindowState::add`]: some window of the slice has closed, or the emit
     /// policy fires early.
+    #[cold]
+    #[inline(never)]
     fn add_slow(
         &mut self,
         cached: Cached,
@@ -293,13 +320,15 @@ where
 
     #[inline]
     fn add_to_slice(&mut self, slot: usize, key: K, item: T) {
-        // One probe for both cases; a new accumulator is built, then moved in once.
-        match self.slots[slot].entry(key) {
-            indexmap::map::Entry::Occupied(entry) => self.f.add(entry.into_mut(), item),
-            indexmap::map::Entry::Vacant(entry) => {
+        let slice = &mut self.slots[slot];
+        match slice.get_mut(&key) {
+            Some(acc) => self.f.add(acc, item),
+            None => {
+                // Built in place and moved once: cheaper than `entry().or_insert_with()` for
+                // the wide accumulators of tuple aggregators.
                 let mut acc = self.f.create();
                 self.f.add(&mut acc, item);
-                entry.insert(acc);
+                slice.insert(key, acc);
             }
         }
     }
@@ -345,29 +374,10 @@ where
         let w = self.watermark.millis();
         let cached = match self.cache {
             Some(cached) if cached.ts_lo <= ts && ts < cached.ts_hi => cached,
-            _ => {
-                let n = self.assigner.pane_of(ts);
-                let (lo, hi) = self.assigner.windows_of_pane(n);
-                if lo > hi {
-                    // In the gap between two windows.
-                    let late = ts as i128 + self.lateness as i128 <= w as i128
-                        || self.watermark == Timestamp::MAX;
-                    return Err((
-                        if late {
-                            Placement::Late
-                        } else {
-                            Placement::Gap
-                        },
-                        item,
-                    ));
-                }
-                if self.is_late(hi) {
-                    return Err((Placement::Late, item));
-                }
-                let cached = self.lookup(n);
-                self.cache = Some(cached);
-                cached
-            }
+            _ => match self.enter_slice(ts) {
+                Ok(cached) => cached,
+                Err(placement) => return Err((placement, item)),
+            },
         };
         if w >= cached.late_at {
             return Err((Placement::Late, item));
@@ -466,6 +476,7 @@ where
 {
     /// The work of [`WindowState::advance`] once the watermark reaches a due window: fires the
     /// windows that closed since `previous` and frees the slices that are late.
+    #[inline(never)]
     fn fire_and_free(
         &mut self,
         previous: Timestamp,
