@@ -227,3 +227,110 @@ async fn tumbling_task(n: u64, partitions: usize) -> u64 {
     .expect("the flow does not fail");
     fired
 }
+
+/// Rounds of the integer mix in [`score`]: enough CPU work per event (a few hundred cycles) that
+/// it dominates over routing an event to its partition.
+pub(crate) const SCORE_ROUNDS: u32 = 200;
+
+/// A deterministic CPU-bound enrichment of an event: `SCORE_ROUNDS` rounds of a cheap integer
+/// mix seeded from the event; the event comes back with `value` replaced by the mix, mod 1000.
+#[inline]
+pub(crate) fn score(e: &Event) -> Event {
+    let mut x = (e.ts as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (u64::from(e.key) << 32)
+        ^ e.value as u64
+        ^ 1;
+    for _ in 0..SCORE_ROUNDS {
+        x = x.rotate_left(5) ^ x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    Event {
+        value: (x % 1_000) as i64,
+        ..*e
+    }
+}
+
+/// Count/sum/min/max of the [`score`]d value of each event, one `score` per event.
+///
+/// A `KeyedFlow` has no `map`, so the enrichment happens in the keyed part this way: in the
+/// window's aggregator, which runs inside each partition (or the single task).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scored;
+
+impl rheoflow::aggregate::Aggregator<Event> for Scored {
+    type Acc = Stats;
+    type Output = Stats;
+
+    fn create(&self) -> Stats {
+        (0, 0, None, None)
+    }
+
+    fn add(&self, acc: &mut Stats, item: &Event) {
+        stats_add(acc, score(item).value);
+    }
+
+    fn merge(&self, acc: &mut Stats, other: &Stats) {
+        acc.0 += other.0;
+        acc.1 += other.1;
+        acc.2 = match (acc.2, other.2) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        acc.3 = match (acc.3, other.3) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    fn result(&self, acc: &Stats) -> Stats {
+        *acc
+    }
+}
+
+/// [`flow_tumbling_on`] with real per-event CPU work in the keyed part: every event is
+/// [`score`]d before it is aggregated, inside the partition it is routed to (or on the single
+/// task when `partitions == 0`).
+pub(crate) async fn flow_tumbling_heavy_on(n: u64, partitions: usize) -> u64 {
+    tokio::spawn(tumbling_heavy_task(n, partitions))
+        .await
+        .expect("the flow task does not panic")
+}
+
+async fn tumbling_heavy_task(n: u64, partitions: usize) -> u64 {
+    use rheoflow::channel::StageConfig;
+    let ts = |e: &Event| Timestamp::from_millis(e.ts);
+    let window = Tumbling::of(Duration::from_millis(WINDOW_MS as u64));
+    let mut fired = 0u64;
+    let keyed = Flow::from_iter((0..n).map(event))
+        .watermarks(ts, WatermarkStrategy::monotonic())
+        .key_by(|e: &Event| e.key);
+    let count = |r: &_| {
+        black_box(r);
+    };
+    if partitions == 0 {
+        keyed
+            .window(window, ts)
+            .aggregate(Scored)
+            .for_each(|r| {
+                count(&r);
+                fired += 1;
+            })
+            .await
+    } else {
+        keyed
+            .parallel(
+                partitions,
+                StageConfig::with_capacity(1 << 16)
+                    .and_then(|c| c.batch_size(4_096))
+                    .expect("valid"),
+                move |keyed| keyed.window(window, ts).aggregate(Scored),
+            )
+            .expect("valid partitions")
+            .for_each(|r| {
+                count(&r);
+                fired += 1;
+            })
+            .await
+    }
+    .expect("the flow does not fail");
+    fired
+}

@@ -245,7 +245,7 @@ impl<T> Pump<T> {
                 }
                 if full {
                     self.turn += 1;
-                    if self.turn % BATCHES_PER_TURN == 0 {
+                    if self.turn.is_multiple_of(BATCHES_PER_TURN) {
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }

@@ -312,6 +312,9 @@ where
                         if !*this.armed {
                             arm(this.time, this.state, this.timer, this.armed);
                         }
+                        if hot && results == 0 && this.late.is_ready() {
+                            continue;
+                        }
                     }
                     Some(Message::Control(Control::Watermark(watermark))) => {
                         if let TimeMode::Event(_) = this.time {
@@ -323,6 +326,9 @@ where
                         this.counters.set_watermark(watermark);
                         *this.held = Some(watermark);
                         *this.coalesced += 1;
+                        if hot && this.out.is_empty() && *this.coalesced < MAX_COALESCED {
+                            continue;
+                        }
                     }
                     Some(Message::Control(Control::End)) => {
                         this.state.finish(this.out);
@@ -346,15 +352,9 @@ where
                     }
                     None => *this.done = true,
                 }
-                if !hot
-                    || !this.out.is_empty()
-                    || this.pending.is_some()
-                    || *this.done
-                    || *this.coalesced >= MAX_COALESCED
-                    || !this.late.is_ready()
-                {
-                    break;
-                }
+                // Every other message, and one that fired or needs the checks above, goes
+                // back to them.
+                break;
             }
         }
     }
