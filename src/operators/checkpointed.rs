@@ -84,57 +84,7 @@ where
 {
     type Item = Message<T>;
 
-    /// An item of a running source inline, everything else in [`Checkpointed::poll_general`]:
-    /// this small part inlines into the operator polling it (which the compiler does not do on
-    /// its own once the source is inlined here).
-    #[inline(always)]
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
-        let mut this = self.as_mut().project();
-        if *this.state != State::Running || *this.yield_next || this.pending.is_some() {
-            return self.poll_general(cx, None);
-        }
-        let polled = this.source.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Message::Data(_))) = polled {
-            // One countdown per item; the triggers are looked at when it runs out.
-            *this.countdown -= 1;
-            if *this.countdown == 0 {
-                *this.pending = look(
-                    this.source.as_ref(),
-                    this.participant,
-                    *this.trigger,
-                    this.deadline.as_mut(),
-                    Counts {
-                        injected: this.injected,
-                        since_barrier: this.since_barrier,
-                        countdown: this.countdown,
-                        stride: this.stride,
-                    },
-                );
-            }
-            return polled;
-        }
-        self.poll_general(cx, Some(polled))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let (low, _) = self.source.size_hint();
-        (low, None)
-    }
-}
-
-impl<S, T> Checkpointed<S>
-where
-    S: Source<Item = Message<T>>,
-{
-    /// Everything [`Stream::poll_next`] does not do inline: the restore on the first poll,
-    /// barriers, control messages, the end of input and a paused source. `polled` is what the
-    /// source already returned in this poll, if anything.
-    #[inline(never)]
-    fn poll_general(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        polled: Option<Poll<Option<Message<T>>>>,
-    ) -> Poll<Option<Message<T>>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let mut this = self.project();
         if *this.yield_next {
             *this.yield_next = false;
@@ -169,11 +119,7 @@ where
             *this.yield_next = true;
             return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
         }
-        let polled = match polled {
-            Some(polled) => polled,
-            None => this.source.as_mut().poll_next(cx),
-        };
-        match polled {
+        match this.source.as_mut().poll_next(cx) {
             Poll::Ready(Some(Message::Data(item))) => {
                 *this.countdown -= 1;
                 if *this.countdown == 0 {
@@ -236,6 +182,11 @@ where
                 Poll::Pending
             }
         }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (low, _) = self.source.size_hint();
+        (low, None)
     }
 }
 

@@ -21,11 +21,7 @@ pin_project! {
         timestamp: F,
         generator: G,
         current: Timestamp,
-        // The watermark to send after the item just sent (a `Copy` value: setting it per item
-        // drops nothing).
-        next_watermark: Option<Timestamp>,
-        // The end of input follows the final watermark.
-        end_next: bool,
+        pending: Option<Control>,
         ended: bool,
         idle: Option<IdleTracker>,
         #[pin]
@@ -80,8 +76,7 @@ impl<S, F, G> Watermarks<S, F, G> {
             timestamp,
             generator: strategy.generator,
             current: Timestamp::MIN,
-            next_watermark: None,
-            end_next: false,
+            pending: None,
             ended: false,
             idle,
             idle_timer,
@@ -100,48 +95,7 @@ where
 {
     type Item = Message<T>;
 
-    /// The common cases inline (the watermark after an item, the next item), the rest in
-    /// [`Watermarks::poll_general`], so that this small part inlines into the operator polling it.
-    #[inline]
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
-        let this = self.as_mut().project();
-        if let Some(watermark) = this.next_watermark.take() {
-            return Poll::Ready(Some(Message::Control(Control::Watermark(watermark))));
-        }
-        if !*this.restored || *this.ended || this.idle.is_some() {
-            return self.poll_general(cx, None);
-        }
-        match this.stream.poll_next(cx) {
-            Poll::Ready(Some(Message::Data(item))) => {
-                let ts = (this.timestamp)(&item);
-                if let Some(watermark) = this.generator.on_event(ts) {
-                    if watermark > *this.current {
-                        *this.current = watermark;
-                        *this.next_watermark = Some(watermark);
-                    }
-                }
-                Poll::Ready(Some(Message::Data(item)))
-            }
-            polled => self.poll_general(cx, Some(polled)),
-        }
-    }
-}
-
-impl<S, F, G, T> Watermarks<S, F, G>
-where
-    S: Stream<Item = Message<T>>,
-    F: FnMut(&T) -> Timestamp,
-    G: WatermarkGenerator,
-{
-    /// Everything [`Stream::poll_next`] does not do inline: the restore on the first poll, idle
-    /// inputs, control messages, the end of input and processing-time watermarks. `polled` is
-    /// what the upstream part already returned in this poll, if anything.
-    #[inline(never)]
-    fn poll_general(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut polled: Option<Poll<Option<Message<T>>>>,
-    ) -> Poll<Option<Message<T>>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let mut this = self.project();
         if !*this.restored {
             *this.restored = true;
@@ -158,19 +112,14 @@ where
                 }
             }
         }
-        if let Some(watermark) = this.next_watermark.take() {
-            return Poll::Ready(Some(Message::Control(Control::Watermark(watermark))));
+        if let Some(control) = this.pending.take() {
+            return Poll::Ready(Some(Message::Control(control)));
         }
         if *this.ended {
-            let end = std::mem::take(this.end_next).then_some(Message::Control(Control::End));
-            return Poll::Ready(end);
+            return Poll::Ready(None);
         }
         loop {
-            let next = match polled.take() {
-                Some(next) => next,
-                None => this.stream.as_mut().poll_next(cx),
-            };
-            match next {
+            match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Message::Data(item))) => {
                     let ts = (this.timestamp)(&item);
                     if let Some(idle) = this.idle.as_mut() {
@@ -180,7 +129,7 @@ where
                     if let Some(watermark) = this.generator.on_event(ts) {
                         if watermark > *this.current {
                             *this.current = watermark;
-                            *this.next_watermark = Some(watermark);
+                            *this.pending = Some(Control::Watermark(watermark));
                         }
                     }
                     return Poll::Ready(Some(Message::Data(item)));
@@ -193,14 +142,14 @@ where
                         participant.finish(snapshot(Timestamp::MAX));
                     }
                     *this.ended = true;
+                    *this.pending = Some(Control::End);
                     if *this.current < Timestamp::MAX {
                         *this.current = Timestamp::MAX;
-                        *this.end_next = true;
                         return Poll::Ready(Some(Message::Control(Control::Watermark(
                             Timestamp::MAX,
                         ))));
                     }
-                    return Poll::Ready(Some(Message::Control(Control::End)));
+                    return Poll::Ready(this.pending.take().map(Message::Control));
                 }
                 Poll::Ready(Some(Message::Control(control))) => {
                     if let (Control::Barrier(barrier), Some(participant)) =
