@@ -42,6 +42,8 @@ pin_project! {
         // when this source is always ready (a current-thread runtime runs one task at a time,
         // and a woken task waits in the worker's LIFO slot, which no other worker steals).
         yield_next: bool,
+        // Running, with no yield and no barrier due: an item skips the checks before the poll.
+        quiet: bool,
         // The next time-based checkpoint; created on the first poll, inside the runtime.
         deadline: Option<Pin<Box<Sleep>>>,
         state: State,
@@ -72,6 +74,7 @@ impl<S> Checkpointed<S> {
             stride: next_stride(trigger, 0),
             pending: None,
             yield_next: false,
+            quiet: false,
             deadline: None,
             state: State::Start,
         }
@@ -86,40 +89,50 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let mut this = self.project();
-        if *this.yield_next {
-            *this.yield_next = false;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        match *this.state {
-            State::Start => {
-                *this.state = State::Running;
-                if let Err(error) = restore(this.source.as_mut(), this.participant) {
+        if !*this.quiet {
+            if *this.yield_next {
+                *this.yield_next = false;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            match *this.state {
+                State::Start => {
+                    *this.state = State::Running;
+                    if let Err(error) = restore(this.source.as_mut(), this.participant) {
+                        *this.state = State::Done;
+                        return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(
+                            error,
+                        )))));
+                    }
+                    if let Some(interval) = this.trigger.interval {
+                        *this.deadline = Some(Box::pin(tokio::time::sleep(interval)));
+                    }
+                    *this.pending = due(this.source.as_ref(), this.participant, this.injected);
+                    if let Some(barrier) = this.pending.take() {
+                        *this.yield_next = true;
+                        return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
+                    }
+                }
+                State::Running => {}
+                State::Ending => {
                     *this.state = State::Done;
-                    return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(error)))));
+                    return Poll::Ready(Some(Message::Control(Control::End)));
                 }
-                if let Some(interval) = this.trigger.interval {
-                    *this.deadline = Some(Box::pin(tokio::time::sleep(interval)));
-                }
-                *this.pending = due(this.source.as_ref(), this.participant, this.injected);
-                if let Some(barrier) = this.pending.take() {
-                    *this.yield_next = true;
-                    return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
-                }
+                State::Done => return Poll::Ready(None),
             }
-            State::Running => {}
-            State::Ending => {
-                *this.state = State::Done;
-                return Poll::Ready(Some(Message::Control(Control::End)));
+            // A barrier decided on after the previous item goes out before the next one.
+            if let Some(barrier) = this.pending.take() {
+                *this.yield_next = true;
+                return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
             }
-            State::Done => return Poll::Ready(None),
+            *this.quiet = true;
         }
-        // A barrier decided on after the previous item goes out before the next one.
-        if let Some(barrier) = this.pending.take() {
-            *this.yield_next = true;
-            return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
+        let polled = this.source.as_mut().poll_next(cx);
+        if !matches!(polled, Poll::Ready(Some(Message::Data(_)))) {
+            // Whatever else came, the next poll goes through the checks again.
+            *this.quiet = false;
         }
-        match this.source.as_mut().poll_next(cx) {
+        match polled {
             Poll::Ready(Some(Message::Data(item))) => {
                 *this.countdown -= 1;
                 if *this.countdown == 0 {
@@ -135,6 +148,7 @@ where
                             stride: this.stride,
                         },
                     );
+                    *this.quiet = this.pending.is_none();
                 }
                 Poll::Ready(Some(Message::Data(item)))
             }
