@@ -60,22 +60,9 @@ pub(crate) fn aggregator() -> (
     (Count, Sum::of(value), Min::of(value), Max::of(value))
 }
 
+/// The tumbling workload through `Flow` on the calling thread.
 pub(crate) fn flow_tumbling(n: u64) -> u64 {
-    let ts = |e: &Event| Timestamp::from_millis(e.ts);
-    let mut fired = 0u64;
-    block_on(
-        Flow::from_iter((0..n).map(event))
-            .watermarks(ts, WatermarkStrategy::monotonic())
-            .key_by(|e| e.key)
-            .window(Tumbling::of(Duration::from_millis(WINDOW_MS as u64)), ts)
-            .aggregate(aggregator())
-            .for_each(|r| {
-                black_box(&r);
-                fired += 1;
-            }),
-    )
-    .expect("the flow does not fail");
-    fired
+    block_on(tumbling_one_task(n))
 }
 
 pub(crate) fn hand_tumbling(n: u64) -> u64 {

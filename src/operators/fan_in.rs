@@ -46,12 +46,6 @@ impl FanIn {
         self.ended[input] || self.blocked[input]
     }
 
-    /// `input` sent a data item: it is active again.
-    #[inline]
-    pub(crate) fn activate(&mut self, input: usize) {
-        self.tracker.activate(input);
-    }
-
     /// The current combined watermark.
     pub(crate) fn watermark(&self) -> crate::Timestamp {
         self.tracker.current()

@@ -76,12 +76,12 @@ impl<U> Stream for Parallel<U> {
                 this.streak = 0;
             }
             // The common case: the partition being read holds a data item in the batch it
-            // took last. It goes out as it is, with no lock and no look at the others.
+            // took last. It goes out at once, with no lock and no look at the others.
             if !this.fan_in.has_ended(this.next) {
                 if let Some(item) = this.outputs[this.next].take_data() {
-                    this.fan_in.activate(this.next);
                     this.streak += 1;
-                    return Poll::Ready(Some(Message::Data(item)));
+                    let data = Some(Message::Data(item));
+                    return Poll::Ready(this.fan_in.on_message(this.next, data));
                 }
             }
             let mut waiting = 0;
