@@ -19,8 +19,11 @@
 //!   `MemoryStore`: a clone). Also the extra wall time of the whole run with the checkpoint
 //!   against the same run without checkpointing: what the flow itself pays. Best of 5 rounds,
 //!   the variants in a rotating order.
-//! - Throughput: best of 3 rounds (rotating order) of no checkpoints, `Trigger::every(1 s)` to a
-//!   `DirectoryStore`, and to a `MemoryStore`, with the checkpoints each run took.
+//! - Throughput: 7 rounds (rotating order) of no checkpoints, `Trigger::every(1 s)` to a
+//!   `DirectoryStore`, and to a `MemoryStore`, with the checkpoints each run took. Each
+//!   checkpointed run is divided by the run without checkpoints of the same round, and the
+//!   median of those ratios is printed: the machine's speed drifts between rounds, not within
+//!   one.
 //!
 //! Everything runs on a 2-worker multi-threaded tokio runtime, the flow driven by `block_on`, so
 //! that the checkpoint writer runs beside the flow.
@@ -37,7 +40,7 @@ use std::time::{Duration, Instant};
 use rheoflow::checkpoint::{CheckpointStore, Checkpoints, DirectoryStore, MemoryStore, Trigger};
 use tokio::runtime::Runtime;
 
-use support::{open_keys, tumbling, Save, TimedStore};
+use support::{open_keys, paired_rounds, rate, tumbling_checkpointed, Save, TimedStore};
 
 /// A window long enough to hold a million events at 1 ms each: it never closes before the end.
 const HOUR_MS: u64 = 3_600_000;
@@ -55,11 +58,32 @@ fn main() {
         .and_then(|arg| arg.parse().ok())
         .unwrap_or(THROUGHPUT_EVENTS);
     let rt = support::runtime();
-    // For profiling one variant alone: `checkpoint_figures EVENTS none|memory`.
+    // For profiling one variant alone: `checkpoint_figures EVENTS none|memory|directory|never`.
     match std::env::args().nth(2).as_deref() {
         Some("none") => return println!("{:.1}", rate::<MemoryStore>(&rt, events, None).0),
         Some("memory") => {
             return println!("{:.1}", rate(&rt, events, Some(MemoryStore::new())).0);
+        }
+        Some("directory") => {
+            let dir = support::temp_dir("checkpoint-figures-directory");
+            let store = rt
+                .block_on(DirectoryStore::open(&dir))
+                .expect("the directory opens");
+            let (rate, _) = rate(&rt, events, Some(store));
+            std::fs::remove_dir_all(&dir).expect("the directory is removed");
+            return println!("{rate:.1}");
+        }
+        // The checkpointed source with no checkpoint due during the run: its per-item cost.
+        Some("never") => {
+            let checkpoints = rt
+                .block_on(Checkpoints::open(
+                    MemoryStore::new(),
+                    Trigger::every(Duration::from_secs(3_600)),
+                ))
+                .expect("the store opens");
+            let start = Instant::now();
+            std::hint::black_box(rt.block_on(tumbling_checkpointed(events, &checkpoints)));
+            return println!("{:.1}", events as f64 / start.elapsed().as_secs_f64());
         }
         _ => {}
     }
@@ -181,71 +205,14 @@ fn open_state(rt: &Runtime, keys: u32) {
     }
 }
 
-/// One throughput run: events per second and the periodic checkpoints completed.
-fn rate<S: CheckpointStore + Clone + 'static>(
-    rt: &Runtime,
-    events: u64,
-    store: Option<S>,
-) -> (f64, u64) {
-    let checkpoints = store.map(|store| {
-        rt.block_on(Checkpoints::open(
-            store,
-            Trigger::every(Duration::from_secs(1)),
-        ))
-        .expect("the store opens")
-    });
-    let start = Instant::now();
-    rt.block_on(async {
-        std::hint::black_box(tumbling(events, checkpoints.as_ref()).await);
-        if let Some(checkpoints) = &checkpoints {
-            checkpoints.wait_idle().await;
-        }
-    });
-    let elapsed = start.elapsed().as_secs_f64();
-    let periodic = checkpoints
-        .and_then(|checkpoints| checkpoints.completed())
-        .map_or(0, |id| id.get() - 1);
-    (events as f64 / elapsed, periodic)
-}
-
 fn throughput(rt: &Runtime, events: u64) {
-    let mut none = 0f64;
-    let mut directory = (0f64, Vec::new());
-    let mut memory = (0f64, Vec::new());
-    // Three rounds of the three variants, in a rotating order.
-    for round in 0..3 {
-        for variant in 0..3 {
-            match (round + variant) % 3 {
-                0 => none = none.max(rate::<MemoryStore>(rt, events, None).0),
-                1 => {
-                    let dir = support::temp_dir("checkpoint-figures-rate");
-                    let store = rt
-                        .block_on(DirectoryStore::open(&dir))
-                        .expect("the directory opens");
-                    let (r, n) = rate(rt, events, Some(store));
-                    std::fs::remove_dir_all(&dir).expect("the directory is removed");
-                    directory.0 = directory.0.max(r);
-                    directory.1.push(n);
-                }
-                _ => {
-                    let (r, n) = rate(rt, events, Some(MemoryStore::new()));
-                    memory.0 = memory.0.max(r);
-                    memory.1.push(n);
-                }
-            }
-        }
-    }
+    let rounds = paired_rounds(rt, events, THROUGHPUT_ROUNDS);
     println!(
-        "throughput, tumbling 1 s windows, 10k keys, {}M events, best of 3 rounds:",
+        "throughput, tumbling 1 s windows, 10k keys, {}M events, {THROUGHPUT_ROUNDS} rounds:",
         events / 1_000_000
     );
-    println!("  no checkpoints            {:6.1}M events/s", none / 1e6);
-    for (store, (r, n)) in [("DirectoryStore", directory), ("MemoryStore", memory)] {
-        println!(
-            "  every 1 s, {store:<14} {:6.1}M events/s, ratio {:.3} (periodic checkpoints per \
-             run: {n:?})",
-            r / 1e6,
-            r / none,
-        );
-    }
+    rounds.print();
 }
+
+/// Rounds of the throughput comparison.
+const THROUGHPUT_ROUNDS: usize = 7;

@@ -18,11 +18,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rheoflow::checkpoint::{
-    Checkpoint, CheckpointError, CheckpointId, CheckpointStore, Checkpoints,
+    Checkpoint, CheckpointError, CheckpointId, CheckpointStore, Checkpoints, DirectoryStore,
+    MemoryStore, Trigger,
 };
 use rheoflow::time::WatermarkStrategy;
 use rheoflow::window::Tumbling;
 use rheoflow::{Flow, Timestamp};
+use tokio::runtime::Runtime;
 
 use crate::workload::{aggregator, event, Event, WINDOW_MS};
 
@@ -63,14 +65,21 @@ macro_rules! tumbling_after {
     }};
 }
 
-/// The tumbling workload over events `0..n`, checkpointed to `checkpoints` when given; returns
-/// the number of window results.
-pub(crate) async fn tumbling(n: u64, checkpoints: Option<&Checkpoints>) -> u64 {
-    let source = Flow::from_iter((0..n).map(event));
-    match checkpoints {
-        None => tumbling_after!(source, WINDOW_MS as u64),
-        Some(checkpoints) => tumbling_after!(source.checkpointed(checkpoints), WINDOW_MS as u64),
-    }
+/// The tumbling workload over events `0..n` without checkpoints; returns the number of window
+/// results.
+///
+/// The two variants are `async fn`s of their own: a flow built inside a future that holds
+/// both runs slower, a cost of that future's code rather than of checkpointing.
+pub(crate) async fn tumbling(n: u64) -> u64 {
+    tumbling_after!(Flow::from_iter((0..n).map(event)), WINDOW_MS as u64)
+}
+
+/// [`tumbling`] with its source checkpointed to `checkpoints`.
+pub(crate) async fn tumbling_checkpointed(n: u64, checkpoints: &Checkpoints) -> u64 {
+    tumbling_after!(
+        Flow::from_iter((0..n).map(event)).checkpointed(checkpoints),
+        WINDOW_MS as u64
+    )
 }
 
 /// One event per key `0..keys` (event `i` has key `i` and time `i` ms), all in one window of
@@ -167,6 +176,115 @@ impl<S: CheckpointStore> CheckpointStore for TimedStore<S> {
 
     async fn list(&self) -> Result<Vec<CheckpointId>, CheckpointError> {
         self.inner.list().await
+    }
+}
+
+/// One throughput run: events per second and the periodic checkpoints completed.
+pub(crate) fn rate<S: CheckpointStore + Clone + 'static>(
+    rt: &Runtime,
+    events: u64,
+    store: Option<S>,
+) -> (f64, u64) {
+    let checkpoints = store.map(|store| {
+        rt.block_on(Checkpoints::open(
+            store,
+            Trigger::every(Duration::from_secs(1)),
+        ))
+        .expect("the store opens")
+    });
+    let start = Instant::now();
+    match &checkpoints {
+        None => {
+            std::hint::black_box(rt.block_on(tumbling(events)));
+        }
+        Some(checkpoints) => rt.block_on(async {
+            std::hint::black_box(tumbling_checkpointed(events, checkpoints).await);
+            checkpoints.wait_idle().await;
+        }),
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let periodic = checkpoints
+        .and_then(|checkpoints| checkpoints.completed())
+        .map_or(0, |id| id.get() - 1);
+    (events as f64 / elapsed, periodic)
+}
+
+/// Throughput of the three variants (no checkpoints, checkpoints every second to a
+/// `DirectoryStore`, to a `MemoryStore`) over rounds run back to back.
+#[derive(Debug, Default)]
+pub(crate) struct PairedRounds {
+    /// Events per second without checkpoints, per round.
+    pub(crate) none: Vec<f64>,
+    /// Events per second and periodic checkpoints with a `DirectoryStore`, per round.
+    pub(crate) directory: Vec<(f64, u64)>,
+    /// The same with a `MemoryStore`.
+    pub(crate) memory: Vec<(f64, u64)>,
+}
+
+impl PairedRounds {
+    /// Each checkpointed run divided by the run without checkpoints of its round.
+    pub(crate) fn ratios(&self, runs: &[(f64, u64)]) -> Vec<f64> {
+        runs.iter()
+            .zip(&self.none)
+            .map(|((rate, _), base)| rate / base)
+            .collect()
+    }
+
+    /// Prints the median rates, and the median and lowest of the per-round ratios.
+    pub(crate) fn print(&self) {
+        println!(
+            "  no checkpoints            {:6.1}M events/s (median)",
+            median(&self.none) / 1e6
+        );
+        for (store, runs) in [("DirectoryStore", &self.directory), ("MemoryStore", &self.memory)]
+        {
+            let rates: Vec<f64> = runs.iter().map(|(rate, _)| *rate).collect();
+            let periodic: Vec<u64> = runs.iter().map(|(_, n)| *n).collect();
+            let ratios = self.ratios(runs);
+            println!(
+                "  every 1 s, {store:<14} {:6.1}M events/s (median), ratio {:.3} (median of the \
+                 rounds' ratios; lowest {:.3}), periodic checkpoints per run: {periodic:?}",
+                median(&rates) / 1e6,
+                median(&ratios),
+                ratios.iter().copied().fold(f64::MAX, f64::min),
+            );
+        }
+    }
+}
+
+/// Runs `rounds` rounds of the three variants over `events` events, back to back in a rotating
+/// order. This machine's speed drifts over seconds, so a checkpointed run is compared with the
+/// run without checkpoints of its own round, not with the best or the mean of all of them.
+pub(crate) fn paired_rounds(rt: &Runtime, events: u64, rounds: usize) -> PairedRounds {
+    let mut paired = PairedRounds::default();
+    for round in 0..rounds {
+        for variant in 0..3 {
+            match (round + variant) % 3 {
+                0 => paired.none.push(rate::<MemoryStore>(rt, events, None).0),
+                1 => {
+                    let dir = temp_dir("paired-rounds");
+                    let store = rt
+                        .block_on(DirectoryStore::open(&dir))
+                        .expect("the directory opens");
+                    paired.directory.push(rate(rt, events, Some(store)));
+                    std::fs::remove_dir_all(&dir).expect("the directory is removed");
+                }
+                _ => paired.memory.push(rate(rt, events, Some(MemoryStore::new()))),
+            }
+        }
+    }
+    paired
+}
+
+/// The median of `values` (not empty).
+pub(crate) fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
     }
 }
 

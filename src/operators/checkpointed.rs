@@ -12,8 +12,12 @@ use crate::source::{Position, Source};
 use crate::time::Clock;
 use crate::{Barrier, Control, Error, Message};
 
-/// The most items between two looks at the triggers.
-const CLOCK_EVERY: u32 = 128;
+/// The most items between two looks at the triggers. A look reads the clock (about 25 ns here,
+/// more with tokio's test clock), so looking every 128 items cost about 1% of a light flow's
+/// throughput; every 1,024 it is about 0.1%. A source that is always ready then sends a
+/// time-triggered barrier at most 1,024 items late, which is microseconds at the rates where it
+/// matters; a source that waits for input looks at every wait.
+const CLOCK_EVERY: u32 = 1024;
 
 /// The state version of a source's position.
 const POSITION_VERSION: u32 = 1;
