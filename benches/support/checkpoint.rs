@@ -236,8 +236,10 @@ impl PairedRounds {
             "  no checkpoints            {:6.1}M events/s (median)",
             median(&self.none) / 1e6
         );
-        for (store, runs) in [("DirectoryStore", &self.directory), ("MemoryStore", &self.memory)]
-        {
+        for (store, runs) in [
+            ("DirectoryStore", &self.directory),
+            ("MemoryStore", &self.memory),
+        ] {
             let rates: Vec<f64> = runs.iter().map(|(rate, _)| *rate).collect();
             let periodic: Vec<u64> = runs.iter().map(|(_, n)| *n).collect();
             let ratios = self.ratios(runs);
@@ -269,7 +271,9 @@ pub(crate) fn paired_rounds(rt: &Runtime, events: u64, rounds: usize) -> PairedR
                     paired.directory.push(rate(rt, events, Some(store)));
                     std::fs::remove_dir_all(&dir).expect("the directory is removed");
                 }
-                _ => paired.memory.push(rate(rt, events, Some(MemoryStore::new()))),
+                _ => paired
+                    .memory
+                    .push(rate(rt, events, Some(MemoryStore::new()))),
             }
         }
     }
