@@ -24,6 +24,9 @@ mod workload;
 #[path = "support/checkpoint.rs"]
 mod support;
 
+#[path = "support/paired.rs"]
+mod paired;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -11,7 +11,9 @@
 //!
 //! Criterion reports throughput in elements (events) per second; the figure of interest is the
 //! ratio `two_partitions / one_task` within each group (2.0 would be perfect scaling on 2
-//! cores). The workload is in `benches/support/windows_workload.rs`.
+//! cores). After the groups, five rounds of both variants run back to back and the median
+//! per-round ratio is printed: the figure to judge by (see `benches/support/paired.rs`). The
+//! workload is in `benches/support/windows_workload.rs`.
 //!
 //! `cargo bench --bench parallel -- --warm-up-time 1 --measurement-time 5`
 
@@ -20,6 +22,9 @@
 
 #[path = "support/windows_workload.rs"]
 mod workload;
+
+#[path = "support/paired.rs"]
+mod paired;
 
 use std::hint::black_box;
 
@@ -74,7 +79,31 @@ fn parallel(c: &mut Criterion) {
         b.iter(|| rt.block_on(flow_tumbling_heavy_on(black_box(HEAVY_EVENTS), PARTITIONS)))
     });
     group.finish();
+
+    // The ratios to judge by: rounds of both variants back to back (the groups above measure
+    // them a minute apart, while this machine's speed drifts).
+    for (name, events, heavy) in [
+        ("tumbling_light_10k_keys", LIGHT_EVENTS, false),
+        ("tumbling_heavy_per_event", HEAVY_EVENTS, true),
+    ] {
+        let rounds = paired::rounds(PAIRED_ROUNDS, 2, |variant| {
+            let partitions = [0, PARTITIONS][variant];
+            paired::rate(events, || {
+                let fired = if heavy {
+                    rt.block_on(flow_tumbling_heavy_on(black_box(events), partitions))
+                } else {
+                    rt.block_on(flow_tumbling_on(black_box(events), partitions))
+                };
+                black_box(fired);
+            })
+        });
+        println!("{name}, {PAIRED_ROUNDS} rounds back to back:");
+        println!("  {}", rounds.line("two_partitions", 1, 0, "one_task"));
+    }
 }
+
+/// Rounds of each group's variants run back to back after the criterion groups.
+const PAIRED_ROUNDS: usize = 5;
 
 criterion_group!(benches, parallel);
 criterion_main!(benches);

@@ -1,12 +1,17 @@
 //! Keyed window throughput: tumbling and sliding event-time windows through `Flow`, each against
 //! a hand-written `FxHashMap` loop doing the same work, in the same run (the workload is in
-//! `benches/support/windows_workload.rs`).
+//! `benches/support/windows_workload.rs`). After the criterion groups, five rounds of each
+//! group's variants run back to back and the median per-round ratios are printed: the figures
+//! to judge by (see `benches/support/paired.rs`).
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
 
 #[path = "support/windows_workload.rs"]
 mod workload;
+
+#[path = "support/paired.rs"]
+mod paired;
 
 use std::hint::black_box;
 
@@ -39,7 +44,33 @@ fn windows(c: &mut Criterion) {
         b.iter(|| hand_sliding(black_box(EVENTS)))
     });
     group.finish();
+
+    // The ratios to judge by: rounds of each group's variants back to back (the groups above
+    // measure them a minute apart, while this machine's speed drifts).
+    let tumbling = paired::rounds(PAIRED_ROUNDS, 3, |variant| {
+        let run = [flow_tumbling, hand_tumbling, hand_tumbling_std][variant];
+        paired::rate(EVENTS, || {
+            black_box(run(black_box(EVENTS)));
+        })
+    });
+    println!("tumbling, {PAIRED_ROUNDS} rounds back to back:");
+    println!("  {}", tumbling.line("flow", 0, 1, "hand_written"));
+    println!(
+        "  {}",
+        tumbling.line("flow", 0, 2, "hand_written_std_hashmap")
+    );
+    let sliding = paired::rounds(PAIRED_ROUNDS, 2, |variant| {
+        let run = [flow_sliding, hand_sliding][variant];
+        paired::rate(EVENTS, || {
+            black_box(run(black_box(EVENTS)));
+        })
+    });
+    println!("sliding, {PAIRED_ROUNDS} rounds back to back:");
+    println!("  {}", sliding.line("flow", 0, 1, "hand_written"));
 }
+
+/// Rounds of each group's variants run back to back after the criterion groups.
+const PAIRED_ROUNDS: usize = 5;
 
 criterion_group!(benches, windows);
 criterion_main!(benches);

@@ -34,6 +34,9 @@ mod workload;
 #[path = "../benches/support/checkpoint.rs"]
 mod support;
 
+#[path = "../benches/support/paired.rs"]
+mod paired;
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 

@@ -1,12 +1,21 @@
 //! Prints keyed parallel throughput: the tumbling window workload of `benches/windows.rs` on one
-//! task and partitioned by key over 2..=N tasks, on a runtime with as many workers as cores.
+//! task and partitioned by key over 2..=N tasks, on a runtime with as many workers as cores,
+//! both as is (light) and with a CPU-bound enrichment of each event in the keyed part (heavy,
+//! a fifth of the events). Ratios are the median of five rounds' ratios, each round running the
+//! variants back to back.
 //!
 //! `cargo run --release --example parallel_throughput [EVENTS] [MAX_PARTITIONS] [alone]`
 
 #[path = "../benches/support/windows_workload.rs"]
 mod workload;
 
+#[path = "../benches/support/paired.rs"]
+mod paired;
+
 use std::time::Instant;
+
+/// Rounds of each comparison.
+const ROUNDS: usize = 5;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -25,31 +34,40 @@ fn main() {
         rt.block_on(workload::flow_tumbling_on(100_000, 2)),
         expected
     );
-    let measure = |partitions: usize| {
-        let mut best = f64::MAX;
-        for _ in 0..3 {
-            let start = Instant::now();
-            std::hint::black_box(rt.block_on(workload::flow_tumbling_on(n, partitions)));
-            best = best.min(start.elapsed().as_secs_f64());
-        }
-        n as f64 / best
-    };
+    assert_eq!(
+        rt.block_on(workload::flow_tumbling_heavy_on(100_000, 2)),
+        expected
+    );
     if args.next().as_deref() == Some("alone") {
         // For profiling the partitioned flow alone.
-        println!("{:.1}M events/s", measure(max) / 1e6);
+        let start = Instant::now();
+        std::hint::black_box(rt.block_on(workload::flow_tumbling_on(n, max)));
+        let rate = n as f64 / start.elapsed().as_secs_f64();
+        println!("{:.1}M events/s", rate / 1e6);
         return;
     }
-    let single = measure(0);
-    println!(
-        "{cores} cores; tumbling 1s, 10k keys: one task {:.1}M events/s",
-        single / 1e6
-    );
-    for partitions in 2..=max.max(2) {
-        let parallel = measure(partitions);
+    // Variant 0 is one task; variant v > 0 is v + 1 partitions.
+    let partitions = |variant: usize| if variant == 0 { 0 } else { variant + 1 };
+    let variants = max.max(2);
+    println!("{cores} cores, tumbling 1s, 10k keys, {ROUNDS} rounds:");
+    for (workload, events) in [("light", n), ("heavy", n / 5)] {
+        let rounds = paired::rounds(ROUNDS, variants, |variant| {
+            paired::rate(events, || {
+                let partitions = partitions(variant);
+                let fired = match workload {
+                    "light" => rt.block_on(workload::flow_tumbling_on(events, partitions)),
+                    _ => rt.block_on(workload::flow_tumbling_heavy_on(events, partitions)),
+                };
+                std::hint::black_box(fired);
+            })
+        });
         println!(
-            "  {partitions} partitions: {:.1}M events/s, {:.2}x one task",
-            parallel / 1e6,
-            parallel / single
+            "  {workload}: one task {:.2}M events/s (median)",
+            rounds.median(0) / 1e6
         );
+        for variant in 1..variants {
+            let name = format!("{} partitions", partitions(variant));
+            println!("    {}", rounds.line(&name, variant, 0, "one task"));
+        }
     }
 }

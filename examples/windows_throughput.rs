@@ -1,10 +1,14 @@
 //! Prints keyed window throughput: the tumbling and sliding window workloads of
-//! `benches/windows.rs`, through `Flow` and hand-written, with the ratios.
+//! `benches/windows.rs`, through `Flow` and hand-written, with the ratios: the median of five
+//! rounds' ratios, each round running the variants back to back.
 //!
 //! `cargo run --release --example windows_throughput [EVENTS]`
 
 #[path = "../benches/support/windows_workload.rs"]
 mod workload;
+
+#[path = "../benches/support/paired.rs"]
+mod paired;
 
 use std::time::Instant;
 
@@ -42,24 +46,35 @@ fn main() {
         println!("{:.1}M events/s", best_of(3, n, run) / 1e6);
         return;
     }
-    let flow = best_of(3, n, workload::flow_tumbling);
-    let hand = best_of(3, n, workload::hand_tumbling);
-    let hand_std = best_of(3, n, workload::hand_tumbling_std);
+    // Rounds of the variants back to back; ratios are per round (see paired.rs).
+    let tumbling = paired::rounds(ROUNDS, 3, |variant| {
+        let run = [
+            workload::flow_tumbling,
+            workload::hand_tumbling,
+            workload::hand_tumbling_std,
+        ][variant];
+        paired::rate(n, || {
+            std::hint::black_box(run(n));
+        })
+    });
+    println!("tumbling 1s, 10k keys, {ROUNDS} rounds:");
     println!(
-        "tumbling 1s, 10k keys: flow {:.1}M events/s, hand-written {:.1}M events/s (FxHashMap), \
-         {:.1}M events/s (std HashMap); ratios {:.2} and {:.2}",
-        flow / 1e6,
-        hand / 1e6,
-        hand_std / 1e6,
-        flow / hand,
-        flow / hand_std
+        "  {}",
+        tumbling.line("flow", 0, 1, "hand-written FxHashMap")
     );
-    let flow = best_of(3, n, workload::flow_sliding);
-    let hand = best_of(3, n, workload::hand_sliding);
     println!(
-        "sliding 1s/250ms, 10k keys: flow {:.1}M events/s, hand-written {:.1}M events/s, ratio {:.2}",
-        flow / 1e6,
-        hand / 1e6,
-        flow / hand
+        "  {}",
+        tumbling.line("flow", 0, 2, "hand-written std HashMap")
     );
+    let sliding = paired::rounds(ROUNDS, 2, |variant| {
+        let run = [workload::flow_sliding, workload::hand_sliding][variant];
+        paired::rate(n, || {
+            std::hint::black_box(run(n));
+        })
+    });
+    println!("sliding 1s/250ms, 10k keys, {ROUNDS} rounds:");
+    println!("  {}", sliding.line("flow", 0, 1, "hand-written"));
 }
+
+/// Rounds of each comparison.
+const ROUNDS: usize = 5;

@@ -4,7 +4,8 @@
 //! The pipeline is the tumbling workload of `benches/support/windows_workload.rs` (u32 keys,
 //! event time 1 ms per event, monotonic watermarks, 1 s tumbling windows, count/sum/min/max),
 //! run on a tokio runtime with or without `Flow::checkpointed` after the source. The including
-//! crate must declare that file as `mod workload`.
+//! crate must declare that file as `mod workload`, and `benches/support/paired.rs` as
+//! `mod paired`.
 //!
 //! [`TimedStore`] wraps a store and records when each save starts and ends and how many state
 //! bytes it held, so that callers can prove checkpoints happened (and when) without touching
@@ -26,6 +27,7 @@ use rheoflow::window::Tumbling;
 use rheoflow::{Flow, Timestamp};
 use tokio::runtime::Runtime;
 
+use crate::paired::{self, Rounds};
 use crate::workload::{aggregator, event, Event, WINDOW_MS};
 
 /// Events per measured run of [`tumbling`]: 3 to 5 s at 20M to 30M events/s, so that a 1 s
@@ -211,85 +213,56 @@ pub(crate) fn rate<S: CheckpointStore + Clone + 'static>(
 
 /// Throughput of the three variants (no checkpoints, checkpoints every second to a
 /// `DirectoryStore`, to a `MemoryStore`) over rounds run back to back.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PairedRounds {
-    /// Events per second without checkpoints, per round.
-    pub(crate) none: Vec<f64>,
-    /// Events per second and periodic checkpoints with a `DirectoryStore`, per round.
-    pub(crate) directory: Vec<(f64, u64)>,
-    /// The same with a `MemoryStore`.
-    pub(crate) memory: Vec<(f64, u64)>,
+    /// Rates per variant: none, directory, memory.
+    pub(crate) rounds: Rounds,
+    /// Periodic checkpoints per run: directory, memory.
+    pub(crate) periodic: [Vec<u64>; 2],
 }
 
 impl PairedRounds {
-    /// Each checkpointed run divided by the run without checkpoints of its round.
-    pub(crate) fn ratios(&self, runs: &[(f64, u64)]) -> Vec<f64> {
-        runs.iter()
-            .zip(&self.none)
-            .map(|((rate, _), base)| rate / base)
-            .collect()
-    }
-
     /// Prints the median rates, and the median and lowest of the per-round ratios.
     pub(crate) fn print(&self) {
         println!(
             "  no checkpoints            {:6.1}M events/s (median)",
-            median(&self.none) / 1e6
+            self.rounds.median(0) / 1e6
         );
-        for (store, runs) in [
-            ("DirectoryStore", &self.directory),
-            ("MemoryStore", &self.memory),
-        ] {
-            let rates: Vec<f64> = runs.iter().map(|(rate, _)| *rate).collect();
-            let periodic: Vec<u64> = runs.iter().map(|(_, n)| *n).collect();
-            let ratios = self.ratios(runs);
+        for (variant, store) in [(1, "DirectoryStore"), (2, "MemoryStore")] {
+            let (ratio, lowest) = self.rounds.ratio(variant, 0);
             println!(
-                "  every 1 s, {store:<14} {:6.1}M events/s (median), ratio {:.3} (median of the \
-                 rounds' ratios; lowest {:.3}), periodic checkpoints per run: {periodic:?}",
-                median(&rates) / 1e6,
-                median(&ratios),
-                ratios.iter().copied().fold(f64::MAX, f64::min),
+                "  every 1 s, {store:<14} {:6.1}M events/s (median), ratio {ratio:.3} (median \
+                 of the rounds' ratios; lowest {lowest:.3}), periodic checkpoints per run: {:?}",
+                self.rounds.median(variant) / 1e6,
+                self.periodic[variant - 1],
             );
         }
     }
 }
 
 /// Runs `rounds` rounds of the three variants over `events` events, back to back in a rotating
-/// order. This machine's speed drifts over seconds, so a checkpointed run is compared with the
-/// run without checkpoints of its own round, not with the best or the mean of all of them.
+/// order (see `benches/support/paired.rs`).
 pub(crate) fn paired_rounds(rt: &Runtime, events: u64, rounds: usize) -> PairedRounds {
-    let mut paired = PairedRounds::default();
-    for round in 0..rounds {
-        for variant in 0..3 {
-            match (round + variant) % 3 {
-                0 => paired.none.push(rate::<MemoryStore>(rt, events, None).0),
-                1 => {
-                    let dir = temp_dir("paired-rounds");
-                    let store = rt
-                        .block_on(DirectoryStore::open(&dir))
-                        .expect("the directory opens");
-                    paired.directory.push(rate(rt, events, Some(store)));
-                    std::fs::remove_dir_all(&dir).expect("the directory is removed");
-                }
-                _ => paired
-                    .memory
-                    .push(rate(rt, events, Some(MemoryStore::new()))),
-            }
+    let mut periodic = [Vec::new(), Vec::new()];
+    let rounds = paired::rounds(rounds, 3, |variant| match variant {
+        0 => rate::<MemoryStore>(rt, events, None).0,
+        1 => {
+            let dir = temp_dir("paired-rounds");
+            let store = rt
+                .block_on(DirectoryStore::open(&dir))
+                .expect("the directory opens");
+            let (rate, n) = rate(rt, events, Some(store));
+            std::fs::remove_dir_all(&dir).expect("the directory is removed");
+            periodic[0].push(n);
+            rate
         }
-    }
-    paired
-}
-
-/// The median of `values` (not empty).
-pub(crate) fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    }
+        _ => {
+            let (rate, n) = rate(rt, events, Some(MemoryStore::new()));
+            periodic[1].push(n);
+            rate
+        }
+    });
+    PairedRounds { rounds, periodic }
 }
 
 /// A fresh directory under the system temporary directory; remove it with
