@@ -4,7 +4,7 @@
 //! a fifth of the events). Ratios are the median of five rounds' ratios, each round running the
 //! variants back to back.
 //!
-//! `cargo run --release --example parallel_throughput [EVENTS] [MAX_PARTITIONS] [alone]`
+//! `cargo run --release --example parallel_throughput [EVENTS] [MAX_PARTITIONS] [alone|heavy-alone]`
 
 #[path = "../benches/support/windows_workload.rs"]
 mod workload;
@@ -38,10 +38,14 @@ fn main() {
         rt.block_on(workload::flow_tumbling_heavy_on(100_000, 2)),
         expected
     );
-    if args.next().as_deref() == Some("alone") {
-        // For profiling the partitioned flow alone.
+    let alone = args.next();
+    if let Some(workload @ ("alone" | "heavy-alone")) = alone.as_deref() {
+        // For profiling one variant alone: `max` partitions (0: one task).
         let start = Instant::now();
-        std::hint::black_box(rt.block_on(workload::flow_tumbling_on(n, max)));
+        std::hint::black_box(match workload {
+            "alone" => rt.block_on(workload::flow_tumbling_on(n, max)),
+            _ => rt.block_on(workload::flow_tumbling_heavy_on(n, max)),
+        });
         let rate = n as f64 / start.elapsed().as_secs_f64();
         println!("{:.1}M events/s", rate / 1e6);
         return;

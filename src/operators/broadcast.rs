@@ -5,8 +5,8 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-use super::fan_out::{outputs, Output};
-use crate::channel::queue::{Batch, Queue};
+use super::fan_out::{outputs, Output, Outputs};
+use crate::channel::queue::Queue;
 use crate::channel::StageConfig;
 use crate::metrics::{DropReason, OperatorCounters};
 use crate::Message;
@@ -40,13 +40,14 @@ impl<T> Broadcast<T> {
                 Arc::new(queue.counting_drops_as(DropReason::SlowSubscriber))
             })
             .collect();
-        let share = |item: T, batches: &mut [Batch<Arc<T>>], open: &[bool]| {
+        let share = |item: T, outputs: &mut Outputs<Arc<T>>| {
             // Wrapped once; every subscriber gets a clone of the `Arc`.
             let item = Arc::new(item);
             let mut longest = 0;
-            for (batch, _) in batches.iter_mut().zip(open).filter(|(_, open)| **open) {
-                batch.push_data(Arc::clone(&item));
-                longest = longest.max(batch.len());
+            for at in 0..outputs.len() {
+                if outputs.is_open(at) {
+                    longest = longest.max(outputs.push_data(at, Arc::clone(&item)));
+                }
             }
             Ok(longest)
         };

@@ -19,7 +19,7 @@ use super::stage::Receiver;
 use crate::channel::queue::{Batch, CloseOnDrop, Flushed, Queue};
 use crate::channel::StageConfig;
 use crate::error::panic_message;
-use crate::{Control, Error, Message};
+use crate::{Control, Error, Message, Timestamp};
 
 /// How many batches' worth of messages the upstream task reads in one poll at most before it lets
 /// other tasks run, when nothing makes it wait (a dropping overflow strategy, or items routed to
@@ -97,23 +97,26 @@ impl<U> fmt::Debug for Output<U> {
 /// Builds the outputs of a fan-out over `queues` (one per output, in order), whose upstream task
 /// pulls `upstream` and hands each data item to `dispatch`, each control message to every output.
 ///
-/// `dispatch(item, batches, open)` adds `item` to the batches of the outputs it goes to, skipping
-/// those that are not `open` (dropped), and returns the length of the longest batch it added to
-/// (the batches are handed over once one is full), or the error that fails every output.
+/// `dispatch(item, outputs)` adds `item` to the batches of the outputs it goes to with
+/// [`Outputs::push_data`], skipping those that are not open (dropped), and returns the length of
+/// the longest batch it added to (the batches are handed over once one is full), or the error
+/// that fails every output.
 ///
-/// With `coalesce_watermarks`, a watermark that follows another one in an output's batch, with no
-/// data between them, replaces it: outputs that get a fraction of the data (partitions) then get
-/// no run of watermarks, only the last of each.
+/// With `lazy_watermarks`, an output is handed the latest watermark only when it needs it: just
+/// before its next data item, before any other control message, and when its batch is handed
+/// over. Outputs that get a fraction of the data (partitions) then see exactly the watermarks
+/// they would see if every one were sent to every output and each run of them merged into its
+/// last, and the upstream task touches one batch per item instead of every batch per watermark.
 pub(crate) fn outputs<S, T, U, D>(
     upstream: S,
     config: StageConfig,
     queues: Vec<Arc<Queue<U>>>,
-    coalesce_watermarks: bool,
+    lazy_watermarks: bool,
     dispatch: D,
 ) -> Vec<Output<U>>
 where
     S: Stream<Item = Message<T>> + Send + 'static,
-    D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<usize, Error> + Send + 'static,
+    D: FnMut(T, &mut Outputs<U>) -> Result<usize, Error> + Send + 'static,
     T: Send + 'static,
     U: Send + 'static,
 {
@@ -121,9 +124,8 @@ where
         .iter()
         .map(|queue| Receiver::new(Arc::clone(queue)))
         .collect();
-    let launch: Launch = Box::new(move || {
-        tokio::spawn(run(upstream, queues, config, coalesce_watermarks, dispatch))
-    });
+    let launch: Launch =
+        Box::new(move || tokio::spawn(run(upstream, queues, config, lazy_watermarks, dispatch)));
     let upstream = Arc::new(Upstream {
         state: Mutex::new(State {
             launch: Some(launch),
@@ -145,21 +147,15 @@ async fn run<S, T, U, D>(
     upstream: S,
     queues: Vec<Arc<Queue<U>>>,
     config: StageConfig,
-    coalesce_watermarks: bool,
+    lazy_watermarks: bool,
     dispatch: D,
 ) where
     S: Stream<Item = Message<T>>,
-    D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<usize, Error>,
+    D: FnMut(T, &mut Outputs<U>) -> Result<usize, Error>,
 {
     let _close = CloseOnDrop(&queues);
-    let pumped = AssertUnwindSafe(pump(
-        upstream,
-        &queues,
-        config,
-        coalesce_watermarks,
-        dispatch,
-    ))
-    .catch_unwind();
+    let pumped =
+        AssertUnwindSafe(pump(upstream, &queues, config, lazy_watermarks, dispatch)).catch_unwind();
     if let Err(panic) = pumped.await {
         let failure = Control::Failed(Box::new(Error::Panicked {
             message: panic_message(panic),
@@ -183,19 +179,24 @@ async fn pump<S, T, U, D>(
     upstream: S,
     queues: &[Arc<Queue<U>>],
     config: StageConfig,
-    coalesce_watermarks: bool,
+    lazy_watermarks: bool,
     mut dispatch: D,
 ) where
     S: Stream<Item = Message<T>>,
-    D: FnMut(T, &mut [Batch<U>], &[bool]) -> Result<usize, Error>,
+    D: FnMut(T, &mut Outputs<U>) -> Result<usize, Error>,
 {
     let mut upstream = pin!(upstream);
-    let mut batches: Vec<Batch<U>> = queues
-        .iter()
-        .map(|queue| queue.empty_batch(config.batch_size))
-        .collect();
-    // Outputs not dropped yet.
-    let mut open = vec![true; queues.len()];
+    let mut outputs = Outputs {
+        batches: queues
+            .iter()
+            .map(|queue| queue.empty_batch(config.batch_size))
+            .collect(),
+        open: vec![true; queues.len()],
+        lazy: lazy_watermarks.then(|| LazyWatermarks {
+            latest: None,
+            handed: vec![None; queues.len()],
+        }),
+    };
     let mut ended = false;
     // Hand over every non-empty batch, not only full ones (input paused or ended).
     let mut flush_all = false;
@@ -208,9 +209,17 @@ async fn pump<S, T, U, D>(
             let mut blocked = false;
             let mut woke = false;
             let mut overflowed = false;
-            for (at, (queue, batch)) in queues.iter().zip(batches.iter_mut()).enumerate() {
-                let full = batch.len() >= config.batch_size;
-                if !open[at] || !(full || (flush_all && !batch.is_empty())) {
+            for (at, queue) in queues.iter().enumerate() {
+                if !outputs.open[at] {
+                    continue;
+                }
+                let full = outputs.batches[at].len() >= config.batch_size;
+                if full || flush_all {
+                    // A batch handed over carries the latest watermark.
+                    outputs.catch_up(at);
+                }
+                let batch = &mut outputs.batches[at];
+                if !(full || (flush_all && !batch.is_empty())) {
                     continue;
                 }
                 match queue.poll_flush(cx, batch) {
@@ -218,7 +227,7 @@ async fn pump<S, T, U, D>(
                     Poll::Pending => blocked = true,
                     Poll::Ready(Flushed::Sent) => {}
                     Poll::Ready(Flushed::SentAndWoke) => woke = true,
-                    Poll::Ready(Flushed::Closed) => open[at] = false,
+                    Poll::Ready(Flushed::Closed) => outputs.open[at] = false,
                     Poll::Ready(Flushed::Overflowed) => {
                         overflowed = true;
                         break;
@@ -230,11 +239,11 @@ async fn pump<S, T, U, D>(
                 let failure = Control::Failed(Box::new(Error::Overflow {
                     capacity: config.capacity,
                 }));
-                for batch in batches.iter_mut() {
+                for batch in outputs.batches.iter_mut() {
                     batch.messages.clear();
                     batch.data = 0;
-                    batch.push(Message::Control(failure.clone()));
                 }
+                outputs.push_control(failure);
                 ended = true;
                 flush_all = true;
                 continue;
@@ -242,7 +251,7 @@ async fn pump<S, T, U, D>(
             if blocked {
                 return Poll::Pending;
             }
-            if !open.contains(&true) {
+            if !outputs.open.contains(&true) {
                 // Every output was dropped: nothing downstream wants more.
                 return Poll::Ready(());
             }
@@ -272,23 +281,20 @@ async fn pump<S, T, U, D>(
                 }
                 budget -= 1;
                 match upstream.as_mut().poll_next(cx) {
-                    Poll::Ready(Some(Message::Data(item))) => {
-                        match dispatch(item, &mut batches, &open) {
-                            Ok(longest) if longest >= config.batch_size => return Pulled::More,
-                            Ok(_) => {}
-                            Err(error) => return Pulled::Failed(error),
-                        }
-                    }
+                    Poll::Ready(Some(Message::Data(item))) => match dispatch(item, &mut outputs) {
+                        Ok(longest) if longest >= config.batch_size => return Pulled::More,
+                        Ok(_) => {}
+                        Err(error) => return Pulled::Failed(error),
+                    },
                     Poll::Ready(Some(Message::Control(control))) => {
-                        let terminal = control.is_terminal();
-                        for (batch, _) in batches.iter_mut().zip(&open).filter(|(_, open)| **open) {
-                            match &control {
-                                Control::Watermark(watermark) if coalesce_watermarks => {
-                                    batch.push_watermark(*watermark)
-                                }
-                                control => batch.push(Message::Control(control.clone())),
-                            }
+                        if let (Control::Watermark(watermark), Some(lazy)) =
+                            (&control, outputs.lazy.as_mut())
+                        {
+                            lazy.latest = Some(*watermark);
+                            continue;
                         }
+                        let terminal = control.is_terminal();
+                        outputs.push_control(control);
                         if terminal {
                             return Pulled::Ended;
                         }
@@ -305,7 +311,7 @@ async fn pump<S, T, U, D>(
                     None
                 }
                 Ok(Pulled::Paused) => {
-                    if batches.iter().all(Batch::is_empty) {
+                    if outputs.batches.iter().all(Batch::is_empty) && outputs.caught_up() {
                         return Poll::Pending;
                     }
                     // Nothing more for now: hand over what there is rather than hold it back.
@@ -320,15 +326,82 @@ async fn pump<S, T, U, D>(
             };
             if let Some(error) = failure {
                 let failure = Control::Failed(Box::new(error));
-                for (batch, _) in batches.iter_mut().zip(&open).filter(|(_, open)| **open) {
-                    batch.push(Message::Control(failure.clone()));
-                }
+                outputs.push_control(failure);
                 ended = true;
                 flush_all = true;
             }
         }
     })
     .await
+}
+
+/// The batches of a fan-out's outputs while the upstream task fills them.
+pub(crate) struct Outputs<U> {
+    batches: Vec<Batch<U>>,
+    /// Outputs not dropped yet.
+    open: Vec<bool>,
+    /// With lazy watermarks: the latest one, and the last one each output was handed.
+    lazy: Option<LazyWatermarks>,
+}
+
+struct LazyWatermarks {
+    latest: Option<Timestamp>,
+    handed: Vec<Option<Timestamp>>,
+}
+
+impl<U> Outputs<U> {
+    /// How many outputs there are.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// Whether output `at` still wants items (it was not dropped).
+    #[inline]
+    pub(crate) fn is_open(&self, at: usize) -> bool {
+        self.open[at]
+    }
+
+    /// Adds a data item to output `at`'s batch, after the latest watermark if that output was
+    /// not handed it yet; returns the batch's length.
+    #[inline]
+    pub(crate) fn push_data(&mut self, at: usize, item: U) -> usize {
+        self.catch_up(at);
+        let batch = &mut self.batches[at];
+        batch.push_data(item);
+        batch.len()
+    }
+
+    /// Hands output `at` the latest watermark, if it does not have it yet.
+    #[inline]
+    fn catch_up(&mut self, at: usize) {
+        if let Some(lazy) = self.lazy.as_mut() {
+            if lazy.handed[at] != lazy.latest {
+                lazy.handed[at] = lazy.latest;
+                if let Some(watermark) = lazy.latest {
+                    self.batches[at].push_watermark(watermark);
+                }
+            }
+        }
+    }
+
+    /// Whether every open output was handed the latest watermark.
+    fn caught_up(&self) -> bool {
+        self.lazy.as_ref().is_none_or(|lazy| {
+            (0..self.len()).all(|at| !self.open[at] || lazy.handed[at] == lazy.latest)
+        })
+    }
+
+    /// Adds a control message to every open output's batch, each after the latest watermark.
+    fn push_control(&mut self, control: Control) {
+        for at in 0..self.len() {
+            if !self.open[at] {
+                continue;
+            }
+            self.catch_up(at);
+            self.batches[at].push(Message::Control(control.clone()));
+        }
+    }
 }
 
 /// How a run of pulls in [`pump`] ended.

@@ -5,8 +5,8 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-use super::fan_out::{outputs, Output};
-use crate::channel::queue::{Batch, Queue};
+use super::fan_out::{outputs, Output, Outputs};
+use crate::channel::queue::Queue;
 use crate::channel::StageConfig;
 use crate::error::{FailedRecord, RecordError};
 use crate::metrics::OperatorCounters;
@@ -49,22 +49,19 @@ impl<T> Route<T> {
             .collect();
         // The position of the next data item among those routed, for the error of a bad index.
         let mut seen = 0u64;
-        let send = move |item: T, batches: &mut [Batch<T>], open: &[bool]| {
+        let send = move |item: T, outputs: &mut Outputs<T>| {
             let index = route(&item);
             let at = seen;
             seen += 1;
-            match batches.get_mut(index) {
-                // An output that was dropped wants nothing more.
-                Some(batch) if open[index] => {
-                    batch.push_data(item);
-                    Ok(batch.len())
-                }
-                Some(_) => Ok(0),
-                None => {
-                    let cause = RecordError::failed(RouteError::new(index, outputs_len));
-                    Err(Error::Record(FailedRecord::new(at, None, cause)))
-                }
+            if index >= outputs.len() {
+                let cause = RecordError::failed(RouteError::new(index, outputs_len));
+                return Err(Error::Record(FailedRecord::new(at, None, cause)));
             }
+            // An output that was dropped wants nothing more.
+            if !outputs.is_open(index) {
+                return Ok(0);
+            }
+            Ok(outputs.push_data(index, item))
         };
         outputs(upstream, config, queues, false, send)
             .into_iter()
@@ -88,14 +85,12 @@ impl<T> Route<T> {
         T: Send + 'static,
     {
         let partitions = queues.len();
-        let send = move |item: T, batches: &mut [Batch<T>], open: &[bool]| {
+        let send = move |item: T, outputs: &mut Outputs<T>| {
             let index = partition_of(&key(&item), partitions);
-            if !open[index] {
+            if !outputs.is_open(index) {
                 return Ok(0);
             }
-            let batch = &mut batches[index];
-            batch.push_data(item);
-            Ok(batch.len())
+            Ok(outputs.push_data(index, item))
         };
         outputs(upstream, config, queues, true, send)
             .into_iter()
