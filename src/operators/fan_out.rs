@@ -70,7 +70,7 @@ pub(crate) struct Output<U> {
 impl<U> Output<U> {
     /// The next message of this output; `None` after a terminal message or once the upstream
     /// task is done.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message<U>>> {
         if !self.started {
             self.started = true;
@@ -366,8 +366,16 @@ impl<U> Outputs<U> {
     /// not handed it yet; returns the batch's length.
     #[inline]
     pub(crate) fn push_data(&mut self, at: usize, item: U) -> usize {
-        self.catch_up(at);
         let batch = &mut self.batches[at];
+        if let Some(lazy) = self.lazy.as_mut() {
+            let handed = &mut lazy.handed[at];
+            if *handed != lazy.latest {
+                *handed = lazy.latest;
+                if let Some(watermark) = lazy.latest {
+                    batch.push_watermark(watermark);
+                }
+            }
+        }
         batch.push_data(item);
         batch.len()
     }

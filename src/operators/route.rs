@@ -112,7 +112,7 @@ fn partition_of<K: std::hash::Hash>(key: &K, partitions: usize) -> usize {
 impl<T> Stream for Route<T> {
     type Item = Message<T>;
 
-    #[inline]
+    #[inline(always)]
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         self.output.poll_message(cx)
     }

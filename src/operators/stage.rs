@@ -97,28 +97,48 @@ impl<T> Receiver<T> {
     }
 
     /// The next message; `None` after a terminal message or once the producer is done.
-    #[inline]
+    ///
+    /// Inline up to the message in hand; taking the next batch is out of line.
+    #[inline(always)]
     pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
+        match self.current.pop() {
+            Some(Message::Control(control)) => Poll::Ready(Some(self.on_control(control))),
+            Some(data) => Poll::Ready(Some(data)),
+            None => self.poll_next_batch(cx),
+        }
+    }
+
+    #[inline]
+    fn on_control(&mut self, control: Control) -> Message<T> {
+        if let Control::Watermark(watermark) = control {
+            self.queue.note_watermark(watermark);
+        }
+        self.ended = control.is_terminal();
+        if self.ended {
+            // The last message: the batch's data items were all read.
+            self.queue.release(&mut self.current);
+        }
+        Message::Control(control)
+    }
+
+    /// The current batch is read: the first message of the next one.
+    #[inline(never)]
+    fn poll_next_batch(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         loop {
-            if let Some(message) = self.current.pop() {
-                if let Message::Control(control) = &message {
-                    if let Control::Watermark(watermark) = control {
-                        self.queue.note_watermark(*watermark);
-                    }
-                    self.ended = control.is_terminal();
-                    if self.ended {
-                        // The last message: the batch's data items were all read.
-                        self.queue.release(&mut self.current);
-                    }
-                }
-                return Poll::Ready(Some(message));
-            }
             if self.ended {
                 return Poll::Ready(None);
             }
             if ready!(self.queue.poll_next_batch(cx, &mut self.current)).is_none() {
                 self.ended = true;
                 return Poll::Ready(None);
+            }
+            match self.current.pop() {
+                Some(Message::Control(control)) => {
+                    return Poll::Ready(Some(self.on_control(control)))
+                }
+                Some(data) => return Poll::Ready(Some(data)),
+                // An empty batch: take the next one.
+                None => {}
             }
         }
     }
