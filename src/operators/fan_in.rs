@@ -52,23 +52,32 @@ impl FanIn {
     }
 
     /// Takes what `input` yielded (`None`: it stopped) and returns what the output emits, if
-    /// anything.
-    #[inline]
+    /// anything. A data item goes out as it came, inline; the rest is out of line.
+    #[inline(always)]
     pub(crate) fn on_message<T>(
         &mut self,
         input: usize,
         message: Option<Message<T>>,
     ) -> Option<Message<T>> {
-        let control = match message {
+        match message {
             Some(Message::Data(item)) => {
                 self.tracker.activate(input);
-                return Some(Message::Data(item));
+                Some(Message::Data(item))
             }
-            Some(Message::Control(Control::Watermark(watermark))) => self
+            Some(Message::Control(control)) => self.on_control(input, Some(control)),
+            None => self.on_control(input, None),
+        }
+    }
+
+    /// [`FanIn::on_message`] for a control message, or the end of `input` (`None`).
+    #[inline(never)]
+    fn on_control<T>(&mut self, input: usize, control: Option<Control>) -> Option<Message<T>> {
+        let control = match control {
+            Some(Control::Watermark(watermark)) => self
                 .tracker
                 .update(input, watermark)
                 .map(Control::Watermark),
-            Some(Message::Control(Control::Idle)) => {
+            Some(Control::Idle) => {
                 let advanced = self.tracker.set_idle(input).map(Control::Watermark);
                 if advanced.is_none() && self.tracker.all_idle() {
                     Some(Control::Idle)
@@ -76,7 +85,7 @@ impl FanIn {
                     advanced
                 }
             }
-            Some(Message::Control(Control::End)) | None => {
+            Some(Control::End) | None => {
                 self.ended[input] = true;
                 if self.ended.iter().all(|ended| *ended) {
                     self.done = true;
@@ -90,8 +99,8 @@ impl FanIn {
                 }
                 self.tracker.end(input).map(Control::Watermark)
             }
-            Some(Message::Control(Control::Barrier(barrier))) => self.align(input, barrier),
-            Some(Message::Control(Control::Failed(error))) => {
+            Some(Control::Barrier(barrier)) => self.align(input, barrier),
+            Some(Control::Failed(error)) => {
                 self.done = true;
                 Some(Control::Failed(error))
             }

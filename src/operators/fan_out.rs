@@ -364,7 +364,7 @@ impl<U> Outputs<U> {
 
     /// Adds a data item to output `at`'s batch, after the latest watermark if that output was
     /// not handed it yet; returns the batch's length.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_data(&mut self, at: usize, item: U) -> usize {
         let batch = &mut self.batches[at];
         if let Some(lazy) = self.lazy.as_mut() {
