@@ -40,6 +40,7 @@ mod global;
 mod panes;
 mod result;
 mod sessions;
+mod slice;
 mod state;
 
 pub use assigner::{Session, Sliding, Tumbling};

@@ -9,20 +9,15 @@ use std::collections::{BTreeMap, VecDeque};
 use std::hash::Hash;
 use std::marker::PhantomData;
 
-use indexmap::IndexMap;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::FxHashMap;
 
 use super::assigner::TimeAssigner;
 use super::result::clamp;
+use super::slice::Slice;
 use super::state::{Placement, WindowFn, WindowState};
 use super::{EmitPolicy, Firing, TimeWindow, WindowResult};
 use crate::checkpoint::{self, Persist, StateError};
 use crate::Timestamp;
-
-/// A slice's accumulators, per key, in the order the keys first came: a window fires its keys
-/// in that order, which depends only on the input, so a flow restored from a checkpoint emits
-/// exactly what an uninterrupted one does.
-type Slice<K, A> = IndexMap<K, A, FxBuildHasher>;
 
 /// The slice of the last item, with what decides its fast path.
 #[derive(Debug, Clone, Copy)]
@@ -194,12 +189,12 @@ where
                 return;
             };
             if drain {
-                for (key, acc) in self.slots[slot].drain(..) {
+                for (key, acc) in self.slots[slot].drain() {
                     let value = self.f.result(&key, &window, &acc);
                     out.push_back(WindowResult::new(key, window, value, firing));
                 }
             } else {
-                for (key, acc) in &self.slots[slot] {
+                for (key, acc) in self.slots[slot].iter() {
                     let value = self.f.result(key, &window, acc);
                     out.push_back(WindowResult::new(key.clone(), window, value, firing));
                 }
@@ -211,18 +206,20 @@ where
             let Some(&slot) = self.panes.get(&n) else {
                 continue;
             };
-            for (key, acc) in &self.slots[slot] {
-                match scratch.get_mut(key) {
-                    Some(into) => self.f.merge(into, acc),
-                    None => {
+            for (key, acc) in self.slots[slot].iter() {
+                scratch.upsert(
+                    key.clone(),
+                    acc,
+                    |into, acc| self.f.merge(into, acc),
+                    |acc| {
                         let mut into = self.f.create();
                         self.f.merge(&mut into, acc);
-                        scratch.insert(key.clone(), into);
-                    }
-                }
+                        into
+                    },
+                );
             }
         }
-        for (key, acc) in scratch.drain(..) {
+        for (key, acc) in scratch.drain() {
             let value = self.f.result(&key, &window, &acc);
             out.push_back(WindowResult::new(key, window, value, firing));
         }
@@ -320,17 +317,18 @@ where
 
     #[inline]
     fn add_to_slice(&mut self, slot: usize, key: K, item: T) {
-        let slice = &mut self.slots[slot];
-        match slice.get_mut(&key) {
-            Some(acc) => self.f.add(acc, item),
-            None => {
-                // Built in place and moved once: cheaper than `entry().or_insert_with()` for
-                // the wide accumulators of tuple aggregators.
-                let mut acc = self.f.create();
-                self.f.add(&mut acc, item);
-                slice.insert(key, acc);
-            }
-        }
+        let f = &self.f;
+        self.slots[slot].upsert(
+            key,
+            item,
+            |acc, item| f.add(acc, item),
+            // Built in place and moved once.
+            |item| {
+                let mut acc = f.create();
+                f.add(&mut acc, item);
+                acc
+            },
+        );
     }
 
     /// Fires open window `m` early for `key` if the emit policy says so after an item.
