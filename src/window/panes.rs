@@ -188,16 +188,18 @@ where
             let Some(&slot) = self.panes.get(&n) else {
                 return;
             };
+            // `extend` from an iterator of known length reserves once and writes in a row.
+            let f = &self.f;
             if drain {
-                for (key, acc) in self.slots[slot].drain() {
-                    let value = self.f.result(&key, &window, &acc);
-                    out.push_back(WindowResult::new(key, window, value, firing));
-                }
+                out.extend(self.slots[slot].drain().map(|(key, acc)| {
+                    let value = f.result(&key, &window, &acc);
+                    WindowResult::new(key, window, value, firing)
+                }));
             } else {
-                for (key, acc) in self.slots[slot].iter() {
-                    let value = self.f.result(key, &window, acc);
-                    out.push_back(WindowResult::new(key.clone(), window, value, firing));
-                }
+                out.extend(self.slots[slot].iter().map(|(key, acc)| {
+                    let value = f.result(key, &window, acc);
+                    WindowResult::new(key.clone(), window, value, firing)
+                }));
             }
             return;
         }
@@ -219,10 +221,11 @@ where
                 );
             }
         }
-        for (key, acc) in scratch.drain() {
-            let value = self.f.result(&key, &window, &acc);
-            out.push_back(WindowResult::new(key, window, value, firing));
-        }
+        let f = &self.f;
+        out.extend(scratch.drain().map(|(key, acc)| {
+            let value = f.result(&key, &window, &acc);
+            WindowResult::new(key, window, value, firing)
+        }));
         self.scratch = scratch;
     }
 
