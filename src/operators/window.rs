@@ -360,8 +360,6 @@ where
     }
 }
 
-/// Counts the `results` that just fired on `trigger` as items out, and emits a trace event for
-/// them. Called after every item and watermark: only the check for zero is inline.
 /// Restores the window state from the flow's checkpoint, if it holds one for this operator.
 fn restore<T, St: WindowState<T>>(
     participant: Option<&Participant>,
@@ -373,6 +371,8 @@ fn restore<T, St: WindowState<T>>(
     Ok(())
 }
 
+/// Counts the `results` that just fired on `trigger` as items out, and emits a trace event for
+/// them. Called after every item and watermark: only the check for zero is inline.
 #[inline(always)]
 fn fired(tally: &mut Tally, counters: &OperatorCounters, results: usize, trigger: &'static str) {
     if results > 0 {
