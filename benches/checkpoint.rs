@@ -1,9 +1,9 @@
-//! The cost of checkpointing: the keyed tumbling-window workload of `benches/windows.rs` (96M
+//! The cost of checkpointing: the keyed tumbling-window workload of `benches/windows.rs` (240M
 //! events, 1 s event-time windows, count/sum/min/max per key), in one group, (a) without
 //! checkpoints, (b) checkpointed every second of processing time to a `DirectoryStore` in a
 //! temporary directory, (c) checkpointed every second to a `MemoryStore`.
 //!
-//! Each measured iteration is one whole run (3 to 5 s here), so that several checkpoints
+//! Each measured iteration is one whole run (about 4 s here), so that several checkpoints
 //! happen inside it: the time covers the run and `Checkpoints::wait_idle` (the final
 //! checkpoint made durable); opening the store and the coordinator, and counting the
 //! checkpoints afterwards, are not timed. After each variant the number of checkpoints
@@ -124,7 +124,7 @@ fn checkpoint(c: &mut Criterion) {
         workload::hand_tumbling(100_000)
     );
 
-    let mut group = c.benchmark_group("tumbling_1s_10k_keys_96M_checkpoints_every_1s");
+    let mut group = c.benchmark_group("tumbling_1s_10k_keys_240M_checkpoints_every_1s");
     group.throughput(Throughput::Elements(EVENTS));
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);

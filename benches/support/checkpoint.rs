@@ -30,9 +30,9 @@ use tokio::runtime::Runtime;
 use crate::paired::{self, Rounds};
 use crate::workload::{aggregator, event, Event, WINDOW_MS};
 
-/// Events per measured run of [`tumbling`]: 3 to 5 s at 20M to 30M events/s, so that a 1 s
-/// trigger takes at least two checkpoints during each run even on a fast, quiet machine.
-pub(crate) const EVENTS: u64 = 96_000_000;
+/// Events per measured run of [`tumbling`]: about 4 s at 60M events/s, so that a 1 s trigger
+/// takes at least two checkpoints during each run even at 100M events/s.
+pub(crate) const EVENTS: u64 = 240_000_000;
 
 /// The runtime the workload runs on: multi-threaded with 2 workers, the flow driven by
 /// `Runtime::block_on` on the calling thread. The checkpoint writer task then runs on a worker
