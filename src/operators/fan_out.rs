@@ -193,8 +193,8 @@ async fn pump<S, T, U, D>(
             .collect(),
         open: vec![true; queues.len()],
         lazy: lazy_watermarks.then(|| LazyWatermarks {
-            latest: None,
-            handed: vec![None; queues.len()],
+            latest: Timestamp::MIN,
+            handed: vec![Timestamp::MIN; queues.len()],
         }),
     };
     let mut ended = false;
@@ -290,7 +290,7 @@ async fn pump<S, T, U, D>(
                         if let (Control::Watermark(watermark), Some(lazy)) =
                             (&control, outputs.lazy.as_mut())
                         {
-                            lazy.latest = Some(*watermark);
+                            lazy.latest = *watermark;
                             continue;
                         }
                         let terminal = control.is_terminal();
@@ -345,8 +345,9 @@ pub(crate) struct Outputs<U> {
 }
 
 struct LazyWatermarks {
-    latest: Option<Timestamp>,
-    handed: Vec<Option<Timestamp>>,
+    /// `Timestamp::MIN` until the first watermark: a watermark at `MIN` says nothing.
+    latest: Timestamp,
+    handed: Vec<Timestamp>,
 }
 
 impl<U> Outputs<U> {
@@ -371,9 +372,7 @@ impl<U> Outputs<U> {
             let handed = &mut lazy.handed[at];
             if *handed != lazy.latest {
                 *handed = lazy.latest;
-                if let Some(watermark) = lazy.latest {
-                    batch.push_watermark(watermark);
-                }
+                batch.push_watermark(lazy.latest);
             }
         }
         batch.push_data(item);
@@ -386,9 +385,7 @@ impl<U> Outputs<U> {
         if let Some(lazy) = self.lazy.as_mut() {
             if lazy.handed[at] != lazy.latest {
                 lazy.handed[at] = lazy.latest;
-                if let Some(watermark) = lazy.latest {
-                    self.batches[at].push_watermark(watermark);
-                }
+                self.batches[at].push_watermark(lazy.latest);
             }
         }
     }
