@@ -3,7 +3,9 @@
 //!
 //! [`Broadcast`](super::Broadcast) and [`Route`](super::Route) differ only in where a data item
 //! goes (every output, shared by `Arc`, or exactly one); that choice is the `dispatch` closure
-//! given to [`outputs`]. Control messages go to every output, in their place among the data.
+//! given to [`outputs`]. Control messages go to every output, in their place among the data;
+//! the partitions of a parallel flow get watermarks lazily, each just before it needs one (see
+//! [`outputs`]).
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
