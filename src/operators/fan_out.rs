@@ -369,20 +369,15 @@ impl<U> Outputs<U> {
     /// not handed it yet; returns the batch's length.
     #[inline(always)]
     pub(crate) fn push_data(&mut self, at: usize, item: U) -> usize {
+        self.catch_up(at);
         let batch = &mut self.batches[at];
-        if let Some(lazy) = self.lazy.as_mut() {
-            let handed = &mut lazy.handed[at];
-            if *handed != lazy.latest {
-                *handed = lazy.latest;
-                batch.push_watermark(lazy.latest);
-            }
-        }
         batch.push_data(item);
         batch.len()
     }
 
-    /// Hands output `at` the latest watermark, if it does not have it yet.
-    #[inline]
+    /// Hands output `at` the latest watermark, if it does not have it yet. Always inline: it is
+    /// on the path of every routed item.
+    #[inline(always)]
     fn catch_up(&mut self, at: usize) {
         if let Some(lazy) = self.lazy.as_mut() {
             if lazy.handed[at] != lazy.latest {

@@ -101,10 +101,18 @@ impl<T> Receiver<T> {
     /// Inline up to the message in hand; taking the next batch is out of line.
     #[inline(always)]
     pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
-        match self.current.pop() {
-            Some(Message::Control(control)) => Poll::Ready(Some(self.on_control(control))),
-            Some(data) => Poll::Ready(Some(data)),
+        match self.pop_in_hand() {
+            Some(message) => Poll::Ready(Some(message)),
             None => self.poll_next_batch(cx),
+        }
+    }
+
+    /// The next message of the batch in hand, a control message accounted for.
+    #[inline(always)]
+    fn pop_in_hand(&mut self) -> Option<Message<T>> {
+        match self.current.pop()? {
+            Message::Control(control) => Some(self.on_control(control)),
+            data => Some(data),
         }
     }
 
@@ -132,13 +140,9 @@ impl<T> Receiver<T> {
                 self.ended = true;
                 return Poll::Ready(None);
             }
-            match self.current.pop() {
-                Some(Message::Control(control)) => {
-                    return Poll::Ready(Some(self.on_control(control)))
-                }
-                Some(data) => return Poll::Ready(Some(data)),
-                // An empty batch: take the next one.
-                None => {}
+            // An empty batch: take the next one.
+            if let Some(message) = self.pop_in_hand() {
+                return Poll::Ready(Some(message));
             }
         }
     }
