@@ -210,7 +210,7 @@ where
             };
             for (key, acc) in self.slots[slot].iter() {
                 scratch.upsert(
-                    key.clone(),
+                    key,
                     acc,
                     |into, acc| self.f.merge(into, acc),
                     |acc| {

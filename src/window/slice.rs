@@ -22,6 +22,38 @@ pub(crate) struct Slice<K, A> {
     positions: HashTable<usize>,
 }
 
+/// A key given to [`Slice::upsert`]: owned, or borrowed and cloned only when it is new.
+pub(crate) trait SliceKey<K> {
+    /// The key to look up.
+    fn key(&self) -> &K;
+    /// The key to store.
+    fn into_key(self) -> K;
+}
+
+impl<K> SliceKey<K> for K {
+    #[inline]
+    fn key(&self) -> &K {
+        self
+    }
+
+    #[inline]
+    fn into_key(self) -> K {
+        self
+    }
+}
+
+impl<K: Clone> SliceKey<K> for &K {
+    #[inline]
+    fn key(&self) -> &K {
+        self
+    }
+
+    #[inline]
+    fn into_key(self) -> K {
+        self.clone()
+    }
+}
+
 #[inline]
 fn hash_of<K: Hash>(key: &K) -> u64 {
     FxBuildHasher.hash_one(key)
@@ -52,26 +84,26 @@ impl<K: Hash + Eq, A> Slice<K, A> {
     }
 
     /// Updates `key`'s accumulator with `value` through `update`, or adds the one `create` makes
-    /// of it (`key` new).
+    /// of it (`key` new). A key given by reference is cloned only if it is new.
     #[inline]
-    pub(crate) fn upsert<V>(
+    pub(crate) fn upsert<Q: SliceKey<K>, V>(
         &mut self,
-        key: K,
+        key: Q,
         value: V,
         update: impl FnOnce(&mut A, V),
         create: impl FnOnce(V) -> A,
     ) {
         let entries = &mut self.entries;
         let entry = self.positions.entry(
-            hash_of(&key),
-            |&at| entries[at].0 == key,
+            hash_of(key.key()),
+            |&at| entries[at].0 == *key.key(),
             |&at| hash_of(&entries[at].0),
         );
         match entry {
             Entry::Occupied(found) => update(&mut entries[*found.get()].1, value),
             Entry::Vacant(slot) => {
                 slot.insert(entries.len());
-                entries.push((key, create(value)));
+                entries.push((key.into_key(), create(value)));
             }
         }
     }
@@ -169,6 +201,15 @@ mod tests {
         assert!(slice.get(&3).is_none());
         slice.upsert(5, 7, |_, _| unreachable!("new key"), |value| value);
         assert_eq!(slice.iter().collect::<Vec<_>>(), [&(5, 7)]);
+    }
+
+    #[test]
+    fn a_borrowed_key_is_stored_only_when_new() {
+        let mut slice: Slice<String, u64> = Slice::default();
+        let key = String::from("a");
+        slice.upsert(&key, 1, |acc, one| *acc += one, |one| one);
+        slice.upsert(&key, 1, |acc, one| *acc += one, |one| one);
+        assert_eq!(slice.iter().collect::<Vec<_>>(), [&(key, 2)]);
     }
 
     #[test]
