@@ -194,8 +194,7 @@ pub(crate) fn rate<S: CheckpointStore + Clone + 'static>(
         ))
         .expect("the store opens")
     });
-    let start = Instant::now();
-    match &checkpoints {
+    let rate = paired::rate(events, || match &checkpoints {
         None => {
             std::hint::black_box(rt.block_on(tumbling(events)));
         }
@@ -203,12 +202,11 @@ pub(crate) fn rate<S: CheckpointStore + Clone + 'static>(
             std::hint::black_box(tumbling_checkpointed(events, checkpoints).await);
             checkpoints.wait_idle().await;
         }),
-    }
-    let elapsed = start.elapsed().as_secs_f64();
+    });
     let periodic = checkpoints
         .and_then(|checkpoints| checkpoints.completed())
         .map_or(0, |id| id.get() - 1);
-    (events as f64 / elapsed, periodic)
+    (rate, periodic)
 }
 
 /// Throughput of the three variants (no checkpoints, checkpoints every second to a
