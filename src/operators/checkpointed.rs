@@ -37,8 +37,10 @@ pin_project! {
         since_barrier: u64,
         // Items until the next look at the triggers (event count, clock, checkpoints triggered
         // elsewhere), and how many items that look covers: one countdown per item is all the
-        // item path pays.
+        // item path pays. 0 also when the next poll must go through the checks first (a
+        // barrier, a yield, a control message); the items left to count then wait in `resume`.
         countdown: u64,
+        resume: u64,
         stride: u64,
         // The barrier to send before the next item.
         pending: Option<Barrier>,
@@ -46,8 +48,6 @@ pin_project! {
         // when this source is always ready (a current-thread runtime runs one task at a time,
         // and a woken task waits in the worker's LIFO slot, which no other worker steals).
         yield_next: bool,
-        // Running, with no yield and no barrier due: an item skips the checks before the poll.
-        quiet: bool,
         // The next time-based checkpoint; created on the first poll, inside the runtime.
         deadline: Option<Pin<Box<Sleep>>>,
         state: State,
@@ -74,11 +74,12 @@ impl<S> Checkpointed<S> {
             trigger,
             injected,
             since_barrier: 0,
-            countdown: next_stride(trigger, 0),
+            // The first poll goes through the checks (restoring the position), then counts.
+            countdown: 0,
+            resume: next_stride(trigger, 0),
             stride: next_stride(trigger, 0),
             pending: None,
             yield_next: false,
-            quiet: false,
             deadline: None,
             state: State::Start,
         }
@@ -93,7 +94,10 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let mut this = self.project();
-        if !*this.quiet {
+        if *this.countdown == 0 {
+            // The checks: a yield, the state, a barrier to send, and the triggers when the
+            // countdown ran out. Every way out before the source's poll keeps the countdown at 0,
+            // so the next poll goes through them again.
             if *this.yield_next {
                 *this.yield_next = false;
                 cx.waker().wake_by_ref();
@@ -112,10 +116,6 @@ where
                         *this.deadline = Some(Box::pin(tokio::time::sleep(interval)));
                     }
                     *this.pending = due(this.source.as_ref(), this.participant, this.injected);
-                    if let Some(barrier) = this.pending.take() {
-                        *this.yield_next = true;
-                        return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
-                    }
                 }
                 State::Running => {}
                 State::Ending => {
@@ -124,38 +124,41 @@ where
                 }
                 State::Done => return Poll::Ready(None),
             }
-            // A barrier decided on after the previous item goes out before the next one.
+            if *this.resume > 0 {
+                *this.countdown = std::mem::take(this.resume);
+            } else if this.pending.is_none() {
+                // The countdown ran out: look at the triggers.
+                *this.pending = look(
+                    this.source.as_ref(),
+                    this.participant,
+                    *this.trigger,
+                    this.deadline.as_mut(),
+                    Counts {
+                        injected: this.injected,
+                        since_barrier: this.since_barrier,
+                        stride: this.stride,
+                    },
+                );
+                *this.countdown = *this.stride;
+            }
+            // A barrier decided on goes out before the next item.
             if let Some(barrier) = this.pending.take() {
+                *this.resume = std::mem::take(this.countdown);
                 *this.yield_next = true;
                 return Poll::Ready(Some(Message::Control(Control::Barrier(barrier))));
             }
-            *this.quiet = true;
         }
         let polled = this.source.as_mut().poll_next(cx);
-        if !matches!(polled, Poll::Ready(Some(Message::Data(_)))) {
-            // Whatever else came, the next poll goes through the checks again.
-            *this.quiet = false;
+        if let Poll::Ready(Some(Message::Data(_))) = polled {
+            // The item path: one countdown, and the item passed on as it came.
+            *this.countdown -= 1;
+            return polled;
         }
+        // Whatever else came, the next poll goes through the checks, and the countdown resumes
+        // after them.
+        *this.resume = std::mem::take(this.countdown);
         match polled {
-            Poll::Ready(Some(Message::Data(item))) => {
-                *this.countdown -= 1;
-                if *this.countdown == 0 {
-                    *this.pending = look(
-                        this.source.as_ref(),
-                        this.participant,
-                        *this.trigger,
-                        this.deadline.as_mut(),
-                        Counts {
-                            injected: this.injected,
-                            since_barrier: this.since_barrier,
-                            countdown: this.countdown,
-                            stride: this.stride,
-                        },
-                    );
-                    *this.quiet = this.pending.is_none();
-                }
-                Poll::Ready(Some(Message::Data(item)))
-            }
+            Poll::Ready(Some(Message::Data(item))) => Poll::Ready(Some(Message::Data(item))),
             Poll::Ready(Some(Message::Control(Control::End))) => {
                 // The final checkpoint: sinks commit everything up to the end of input.
                 let id = this.participant.checkpoints().trigger().get();
@@ -270,7 +273,6 @@ fn inject<S: Source, T>(
 struct Counts<'a> {
     injected: &'a mut u64,
     since_barrier: &'a mut u64,
-    countdown: &'a mut u64,
     stride: &'a mut u64,
 }
 
@@ -310,7 +312,6 @@ fn look<S: Source>(
         }
     }
     *counts.stride = next_stride(trigger, *counts.since_barrier);
-    *counts.countdown = *counts.stride;
     due(source, participant, counts.injected)
 }
 
