@@ -17,11 +17,13 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use workload::{
-    flow_sliding, flow_tumbling, hand_sliding, hand_tumbling, hand_tumbling_std, EVENTS,
+    flow_sliding, flow_tumbling, hand_sliding, hand_tumbling, hand_tumbling_std, state_tumbling,
+    EVENTS,
 };
 
 fn windows(c: &mut Criterion) {
     assert_eq!(flow_tumbling(100_000), hand_tumbling(100_000));
+    assert_eq!(state_tumbling(100_000), hand_tumbling(100_000));
     assert_eq!(flow_sliding(100_000), hand_sliding(100_000));
 
     let mut group = c.benchmark_group("tumbling_1s_10k_keys_20M");
@@ -47,8 +49,13 @@ fn windows(c: &mut Criterion) {
 
     // The ratios to judge by: rounds of each group's variants back to back (the groups above
     // measure them a minute apart, while this machine's speed drifts).
-    let tumbling = paired::rounds(PAIRED_ROUNDS, 3, |variant| {
-        let run = [flow_tumbling, hand_tumbling, hand_tumbling_std][variant];
+    let tumbling = paired::rounds(PAIRED_ROUNDS, 4, |variant| {
+        let run = [
+            flow_tumbling,
+            hand_tumbling,
+            hand_tumbling_std,
+            state_tumbling,
+        ][variant];
         paired::rate(EVENTS, || {
             black_box(run(black_box(EVENTS)));
         })
@@ -59,6 +66,12 @@ fn windows(c: &mut Criterion) {
         "  {}",
         tumbling.line("flow", 0, 2, "hand_written_std_hashmap")
     );
+    // Where the flow's time goes: its window state alone, and the rest of the flow.
+    println!(
+        "  {}",
+        tumbling.line("window state alone", 3, 1, "hand_written")
+    );
+    println!("  {}", tumbling.line("flow", 0, 3, "window state alone"));
     let sliding = paired::rounds(PAIRED_ROUNDS, 2, |variant| {
         let run = [flow_sliding, hand_sliding][variant];
         paired::rate(EVENTS, || {

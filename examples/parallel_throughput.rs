@@ -2,7 +2,8 @@
 //! task and partitioned by key over 2..=N tasks, on a runtime with as many workers as cores,
 //! both as is (light) and with a CPU-bound enrichment of each event in the keyed part (heavy,
 //! a fifth of the events). Ratios are the median of five rounds' ratios, each round running the
-//! variants back to back.
+//! variants back to back. Last, both workloads run on one thread, partitioned and not: the
+//! ratio is how much work partitioning adds, which bounds what more cores can give.
 //!
 //! `cargo run --release --example parallel_throughput [EVENTS] [MAX_PARTITIONS] [alone|heavy-alone]`
 
@@ -73,5 +74,27 @@ fn main() {
             let name = format!("{} partitions", partitions(variant));
             println!("    {}", rounds.line(&name, variant, 0, "one task"));
         }
+    }
+    // The work a partitioned flow adds: 2 partitions against one task, both on one thread. With
+    // N cores the partitioned flow can run at most N times this ratio faster than one task.
+    let one_thread = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    println!("2 partitions on a current-thread runtime (the whole flow's work on one core):");
+    for (workload, events) in [("light", n), ("heavy", n / 5)] {
+        let rounds = paired::rounds(ROUNDS, 2, |variant| {
+            paired::rate(events, || {
+                let partitions = 2 * variant;
+                let fired = match workload {
+                    "light" => one_thread.block_on(workload::flow_tumbling_on(events, partitions)),
+                    _ => one_thread.block_on(workload::flow_tumbling_heavy_on(events, partitions)),
+                };
+                std::hint::black_box(fired);
+            })
+        });
+        println!(
+            "  {workload}: {}",
+            rounds.line("2 partitions", 1, 0, "one task")
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Prints keyed window throughput: the tumbling and sliding window workloads of
 //! `benches/windows.rs`, through `Flow` and hand-written, with the ratios: the median of five
-//! rounds' ratios, each round running the variants back to back.
+//! rounds' ratios, each round running the variants back to back. For tumbling windows it also
+//! runs the flow's window state alone, without the flow, to show how the flow's cost splits
+//! between the state and the rest.
 //!
 //! `cargo run --release --example windows_throughput [EVENTS]`
 
@@ -32,6 +34,10 @@ fn main() {
         workload::hand_tumbling(100_000)
     );
     assert_eq!(
+        workload::state_tumbling(100_000),
+        workload::hand_tumbling(100_000)
+    );
+    assert_eq!(
         workload::flow_sliding(100_000),
         workload::hand_sliding(100_000)
     );
@@ -39,6 +45,7 @@ fn main() {
     let alone = match std::env::args().nth(2).as_deref() {
         Some("flow-tumbling") => Some(workload::flow_tumbling as fn(u64) -> u64),
         Some("hand-tumbling") => Some(workload::hand_tumbling as fn(u64) -> u64),
+        Some("state-tumbling") => Some(workload::state_tumbling as fn(u64) -> u64),
         Some("flow-sliding") => Some(workload::flow_sliding as fn(u64) -> u64),
         _ => None,
     };
@@ -47,11 +54,12 @@ fn main() {
         return;
     }
     // Rounds of the variants back to back; ratios are per round (see paired.rs).
-    let tumbling = paired::rounds(ROUNDS, 3, |variant| {
+    let tumbling = paired::rounds(ROUNDS, 4, |variant| {
         let run = [
             workload::flow_tumbling,
             workload::hand_tumbling,
             workload::hand_tumbling_std,
+            workload::state_tumbling,
         ][variant];
         paired::rate(n, || {
             std::hint::black_box(run(n));
@@ -66,6 +74,12 @@ fn main() {
         "  {}",
         tumbling.line("flow", 0, 2, "hand-written std HashMap")
     );
+    // Where the flow's time goes: its window state alone, and the rest of the flow.
+    println!(
+        "  {}",
+        tumbling.line("window state alone", 3, 1, "hand-written FxHashMap")
+    );
+    println!("  {}", tumbling.line("flow", 0, 3, "window state alone"));
     let sliding = paired::rounds(ROUNDS, 2, |variant| {
         let run = [workload::flow_sliding, workload::hand_sliding][variant];
         paired::rate(n, || {
