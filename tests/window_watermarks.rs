@@ -257,6 +257,30 @@ async fn an_input_without_items_for_the_timeout_is_marked_idle() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_input_is_marked_idle_a_timeout_after_its_last_item_not_its_first() {
+    let start = Instant::now();
+    let (tx, flow) = source::channel::<i64>(8).expect("capacity is not zero");
+    let strategy = WatermarkStrategy::monotonic().with_idleness(100 * MS);
+    let flow = flow.watermarks(ts, strategy);
+    let feed = async move {
+        // Items every 60ms keep the input active past several timeouts from the first one.
+        for (at, item) in [(0, 10), (60, 20), (120, 30), (180, 40)] {
+            sleep_until(start + at * MS).await;
+            tx.send(item).await.expect("the flow runs");
+        }
+        sleep_until(start + 500 * MS).await;
+        drop(tx);
+    };
+    let (out, ()) = tokio::join!(timed_output(start, flow), feed);
+    let idle: Vec<u64> = out
+        .iter()
+        .filter(|(_, m)| *m == Message::Control(Control::Idle))
+        .map(|(at, _)| *at)
+        .collect();
+    assert_eq!(idle, [280]);
+}
+
 fn system_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

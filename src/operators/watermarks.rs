@@ -33,10 +33,15 @@ pin_project! {
     }
 }
 
+/// When the input last had items, read from the clock only when it stops having them: an item
+/// sets `seen`, and the first poll that finds the input waiting turns that into `last_event`.
+/// While items keep coming, their exact times do not matter; once none comes, the last one
+/// came just before that poll (in paused tokio time, at the same instant).
 #[derive(Debug)]
 struct IdleTracker {
     timeout: Duration,
     last_event: Instant,
+    seen: bool,
     idle: bool,
 }
 
@@ -57,6 +62,7 @@ impl<S, F, G> Watermarks<S, F, G> {
         let idle = strategy.idle_timeout.map(|timeout| IdleTracker {
             timeout,
             last_event: Instant::now(),
+            seen: false,
             idle: false,
         });
         let idle_timer = idle
@@ -123,7 +129,7 @@ where
                 Poll::Ready(Some(Message::Data(item))) => {
                     let ts = (this.timestamp)(&item);
                     if let Some(idle) = this.idle.as_mut() {
-                        idle.last_event = Instant::now();
+                        idle.seen = true;
                         idle.idle = false;
                     }
                     if let Some(watermark) = this.generator.on_event(ts) {
@@ -180,6 +186,10 @@ where
         if let (Some(idle), Some(mut timer)) =
             (this.idle.as_mut(), this.idle_timer.as_mut().as_pin_mut())
         {
+            if idle.seen {
+                idle.seen = false;
+                idle.last_event = Instant::now();
+            }
             while timer.as_mut().poll(cx).is_ready() {
                 let deadline = idle.last_event + idle.timeout;
                 if Instant::now() >= deadline {
