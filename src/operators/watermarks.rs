@@ -21,6 +21,11 @@ pin_project! {
         timestamp: F,
         generator: G,
         current: Timestamp,
+        // The last item raised the watermark to `current`: it goes out next.
+        watermark_due: bool,
+        // The next poll goes through the checks first: not restored yet, a control message
+        // pending, or ended. False while items flow, so that an item pays none of them.
+        checks: bool,
         pending: Option<Control>,
         ended: bool,
         idle: Option<IdleTracker>,
@@ -82,6 +87,8 @@ impl<S, F, G> Watermarks<S, F, G> {
             timestamp,
             generator: strategy.generator,
             current: Timestamp::MIN,
+            watermark_due: false,
+            checks: true,
             pending: None,
             ended: false,
             idle,
@@ -103,26 +110,35 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message<T>>> {
         let mut this = self.project();
-        if !*this.restored {
-            *this.restored = true;
-            match restore(this.participant.as_ref()) {
-                // The restored watermark goes out first: the generator never goes behind it.
-                Ok(Some(watermark)) if watermark > *this.current => {
-                    *this.current = watermark;
-                    return Poll::Ready(Some(Message::Control(Control::Watermark(watermark))));
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    *this.ended = true;
-                    return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(error)))));
+        if *this.watermark_due {
+            *this.watermark_due = false;
+            return Poll::Ready(Some(Message::Control(Control::Watermark(*this.current))));
+        }
+        if *this.checks {
+            if !*this.restored {
+                *this.restored = true;
+                match restore(this.participant.as_ref()) {
+                    // The restored watermark goes out first: the generator never goes behind it.
+                    Ok(Some(watermark)) if watermark > *this.current => {
+                        *this.current = watermark;
+                        return Poll::Ready(Some(Message::Control(Control::Watermark(watermark))));
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        *this.ended = true;
+                        return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(
+                            error,
+                        )))));
+                    }
                 }
             }
-        }
-        if let Some(control) = this.pending.take() {
-            return Poll::Ready(Some(Message::Control(control)));
-        }
-        if *this.ended {
-            return Poll::Ready(None);
+            if let Some(control) = this.pending.take() {
+                return Poll::Ready(Some(Message::Control(control)));
+            }
+            if *this.ended {
+                return Poll::Ready(None);
+            }
+            *this.checks = false;
         }
         loop {
             match this.stream.as_mut().poll_next(cx) {
@@ -135,7 +151,7 @@ where
                     if let Some(watermark) = this.generator.on_event(ts) {
                         if watermark > *this.current {
                             *this.current = watermark;
-                            *this.pending = Some(Control::Watermark(watermark));
+                            *this.watermark_due = true;
                         }
                     }
                     return Poll::Ready(Some(Message::Data(item)));
@@ -148,6 +164,7 @@ where
                         participant.finish(snapshot(Timestamp::MAX));
                     }
                     *this.ended = true;
+                    *this.checks = true;
                     *this.pending = Some(Control::End);
                     if *this.current < Timestamp::MAX {
                         *this.current = Timestamp::MAX;
@@ -164,10 +181,12 @@ where
                         participant.ack(barrier, snapshot(*this.current));
                     }
                     *this.ended = control.is_terminal();
+                    *this.checks = *this.ended;
                     return Poll::Ready(Some(Message::Control(control)));
                 }
                 Poll::Ready(None) => {
                     *this.ended = true;
+                    *this.checks = true;
                     return Poll::Ready(None);
                 }
                 Poll::Pending => break,
