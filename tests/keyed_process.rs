@@ -199,3 +199,37 @@ async fn state_ttl_frees_idle_keys() {
         [('a', 1), ('b', 1), ('b', 2), ('a', 1), ('b', 1)]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn state_ttl_keeps_keys_in_use_and_frees_keys_idle_past_it() {
+    let start = tokio::time::Instant::now();
+    let (tx, flow) = rheoflow::source::channel(16).unwrap();
+    let counts = flow
+        .key_by(|c: &char| *c)
+        .state_ttl(Duration::from_secs(10))
+        .aggregate(rheoflow::aggregate::Count)
+        .collect::<Vec<_>>();
+    let feed = async move {
+        // 'a' every 4 s for 40 s: never idle for the TTL. 'b' idle 9 s: kept. 'c' idle 25 s:
+        // freed, and starts afresh.
+        let mut sends: Vec<(u64, char)> = (0..=10).map(|i| (4 * i, 'a')).collect();
+        sends.extend([(0, 'b'), (9, 'b'), (0, 'c'), (25, 'c')]);
+        sends.sort_by_key(|&(at, c)| (at, c));
+        for (at, c) in sends {
+            tokio::time::sleep_until(start + Duration::from_secs(at)).await;
+            tx.send(c).await.unwrap();
+        }
+    };
+    let (counts, ()) = tokio::join!(counts, feed);
+    let counts = counts.unwrap();
+    let of = |key: char| -> Vec<u64> {
+        counts
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|&(_, n)| n)
+            .collect()
+    };
+    assert_eq!(of('a'), (1..=11).collect::<Vec<u64>>());
+    assert_eq!(of('b'), [1, 2]);
+    assert_eq!(of('c'), [1, 1]);
+}

@@ -22,6 +22,7 @@ mod assign;
 mod parallel;
 mod process;
 mod running;
+mod ttl;
 mod windowed;
 
 pub use assign::{BuildState, WindowAssigner};
@@ -29,6 +30,7 @@ pub use process::{KeyedContext, KeyedProcessFunction, TimeDomain, Timer};
 
 pub(crate) use process::KeyEntry;
 pub use running::RunningAggregate;
+pub(crate) use ttl::StateTtl;
 pub use windowed::WindowedFlow;
 
 use std::fmt;

@@ -105,7 +105,8 @@ pub(crate) struct KeyEntry<S> {
     pub(crate) state: Option<S>,
     pub(crate) event_timers: BTreeSet<Timestamp>,
     pub(crate) processing_timers: BTreeSet<Timestamp>,
-    pub(crate) last_access: Option<tokio::time::Instant>,
+    /// With a state TTL: the TTL sweeps done when the key was last used.
+    pub(crate) last_access: Option<u64>,
 }
 
 impl<S> KeyEntry<S> {

@@ -11,19 +11,12 @@ use std::time::Duration;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 use rustc_hash::FxHashMap;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use super::StateTtl;
 use crate::checkpoint::{self, Participant, Persist, StateError};
 use crate::metrics::{OperatorCounters, Tally};
 use crate::window::WindowFn;
 use crate::{Control, Error, Message};
-
-/// Frees keys that saw no item for a while.
-#[derive(Debug)]
-struct Ttl {
-    ttl: Duration,
-    sweep: Interval,
-}
 
 pin_project! {
     /// The stream returned by [`KeyedFlow::aggregate`](super::KeyedFlow::aggregate) and
@@ -37,8 +30,9 @@ pin_project! {
         stream: S,
         key: KF,
         f: F,
-        state: FxHashMap<K, (F::Acc, Option<Instant>)>,
-        ttl: Option<Ttl>,
+        // Each key's accumulator, and the sweeps done when it last saw an item.
+        state: FxHashMap<K, (F::Acc, u64)>,
+        ttl: Option<StateTtl>,
         counters: Arc<OperatorCounters>,
         participant: Option<Participant>,
         restored: bool,
@@ -60,11 +54,7 @@ where
         counters: Arc<OperatorCounters>,
         participant: Option<Participant>,
     ) -> Self {
-        let ttl = ttl.map(|ttl| {
-            let mut sweep = tokio::time::interval_at(Instant::now() + ttl, ttl);
-            sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            Ttl { ttl, sweep }
-        });
+        let ttl = ttl.map(StateTtl::new);
         RunningAggregate {
             stream,
             key,
@@ -95,24 +85,24 @@ where
         if !*this.restored {
             *this.restored = true;
             if let Some(participant) = this.participant.as_ref() {
-                if let Err(error) = restore(participant, this.state, this.ttl.is_some()) {
+                if let Err(error) = restore(
+                    participant,
+                    this.state,
+                    this.ttl.as_ref().map_or(0, StateTtl::mark),
+                ) {
                     return Poll::Ready(Some(Message::Control(Control::Failed(Box::new(error)))));
                 }
             }
         }
         if let Some(ttl) = this.ttl.as_mut() {
-            while ttl.sweep.poll_tick(cx).is_ready() {
-                let now = Instant::now();
-                let limit = ttl.ttl;
-                this.state.retain(|_, (_, seen)| {
-                    seen.is_some_and(|seen| now.duration_since(seen) < limit)
-                });
+            if ttl.poll_sweep(cx, false) {
+                this.state.retain(|_, (_, mark)| !ttl.is_stale(*mark));
             }
         }
         match this.stream.as_mut().poll_next(cx) {
             Poll::Ready(Some(Message::Data(item))) => {
                 let key = (this.key)(&item);
-                let touched = this.ttl.as_ref().map(|_| Instant::now());
+                let touched = this.ttl.as_ref().map_or(0, StateTtl::mark);
                 let f = &*this.f;
                 let output = match this.state.get_mut(&key) {
                     Some((acc, seen)) => {
@@ -152,6 +142,12 @@ where
                 Poll::Ready(None)
             }
             Poll::Pending => {
+                if let Some(ttl) = this.ttl.as_mut() {
+                    // Waiting for input: the sweep timer must wake this task.
+                    if ttl.poll_sweep(cx, true) {
+                        this.state.retain(|_, (_, mark)| !ttl.is_stale(*mark));
+                    }
+                }
                 this.tally.publish(this.counters);
                 Poll::Pending
             }
@@ -162,28 +158,25 @@ where
 /// The version of the running aggregate's state this build writes.
 const STATE_VERSION: u32 = 1;
 
-/// Every key's accumulator. The time a key was last seen is not kept: after a restore each key
+/// Every key's accumulator. When a key was last seen is not kept: after a restore each key
 /// starts a fresh TTL.
-fn snapshot<K: Persist, A: Persist>(
-    state: &FxHashMap<K, (A, Option<Instant>)>,
-) -> Result<Vec<u8>, StateError> {
+fn snapshot<K: Persist, A: Persist>(state: &FxHashMap<K, (A, u64)>) -> Result<Vec<u8>, StateError> {
     let entries: Vec<(&K, &A)> = state.iter().map(|(key, (acc, _))| (key, acc)).collect();
     checkpoint::encode_versioned(STATE_VERSION, &entries)
 }
 
 fn restore<K: Hash + Eq + Persist, A: Persist>(
     participant: &Participant,
-    state: &mut FxHashMap<K, (A, Option<Instant>)>,
-    ttl: bool,
+    state: &mut FxHashMap<K, (A, u64)>,
+    sweeps: u64,
 ) -> Result<(), Error> {
     let restored: Option<Vec<(K, A)>> =
         participant.restore(|bytes| checkpoint::decode_current(STATE_VERSION, bytes))?;
     let Some(entries) = restored else {
         return Ok(());
     };
-    let now = ttl.then(Instant::now);
     state.clear();
-    state.extend(entries.into_iter().map(|(key, acc)| (key, (acc, now))));
+    state.extend(entries.into_iter().map(|(key, acc)| (key, (acc, sweeps))));
     Ok(())
 }
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 use rustc_hash::FxHashMap;
-use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
+use tokio::time::Sleep;
 
 use crate::checkpoint::{self, Participant, Persist, StateError};
-use crate::keyed::{KeyEntry, KeyedContext, KeyedProcessFunction, TimeDomain, Timer};
+use crate::keyed::{KeyEntry, KeyedContext, KeyedProcessFunction, StateTtl, TimeDomain, Timer};
 use crate::metrics::{OperatorCounters, Tally};
 use crate::time::{Clock, Timestamp};
 use crate::{Control, Error, Message};
@@ -22,21 +22,6 @@ use crate::{Control, Error, Message};
 /// Timer queues: time → keys with a timer then (entries are checked against the key's own set,
 /// so deleted timers are skipped).
 type TimerQueue<K> = BTreeMap<Timestamp, Vec<K>>;
-
-/// Frees the state of keys idle for longer than `ttl`.
-#[derive(Debug)]
-pub(crate) struct StateTtl {
-    ttl: Duration,
-    sweep: Interval,
-}
-
-impl StateTtl {
-    pub(crate) fn new(ttl: Duration) -> Self {
-        let mut sweep = tokio::time::interval_at(Instant::now() + ttl, ttl);
-        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        StateTtl { ttl, sweep }
-    }
-}
 
 pin_project! {
     /// The stream returned by [`KeyedFlow::process`](crate::keyed::KeyedFlow::process).
@@ -118,7 +103,8 @@ struct Parts<'a, K, P: KeyedProcessFunction<K, T>, T> {
     out: &'a mut VecDeque<P::Output>,
     watermark: Timestamp,
     clock: &'a Clock,
-    track_access: bool,
+    /// With a state TTL, the sweeps done so far: the mark of a key used now.
+    access_mark: Option<u64>,
     new_event_timers: &'a mut Vec<Timestamp>,
     new_processing_timers: &'a mut Vec<Timestamp>,
 }
@@ -134,8 +120,8 @@ impl<K: Hash + Eq + Clone, P: KeyedProcessFunction<K, T>, T> Parts<'_, K, P, T> 
             Some(entry) => entry,
             None => self.keys.entry(key.clone()).or_insert_with(KeyEntry::new),
         };
-        if self.track_access {
-            entry.last_access = Some(Instant::now());
+        if let Some(mark) = self.access_mark {
+            entry.last_access = Some(mark);
         }
         let mut ctx = KeyedContext {
             key: &key,
@@ -252,22 +238,13 @@ where
                 out: this.out,
                 watermark: *this.watermark,
                 clock: this.clock,
-                track_access: this.ttl.is_some(),
+                access_mark: this.ttl.as_ref().map(StateTtl::mark),
                 new_event_timers: this.new_event_timers,
                 new_processing_timers: this.new_processing_timers,
             };
             if let Some(ttl) = this.ttl.as_mut() {
-                if ttl.sweep.poll_tick(cx).is_ready() {
-                    let (now, limit) = (Instant::now(), ttl.ttl);
-                    parts.keys.retain(|_, entry| {
-                        if entry
-                            .last_access
-                            .is_some_and(|seen| now.duration_since(seen) >= limit)
-                        {
-                            entry.state = None;
-                        }
-                        !entry.is_empty()
-                    });
+                if ttl.poll_sweep(cx, false) {
+                    free_stale(ttl, parts.keys);
                     continue;
                 }
             }
@@ -286,6 +263,13 @@ where
             }
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Pending => {
+                    if let Some(ttl) = this.ttl.as_mut() {
+                        // Waiting for input: the sweep timer must wake this task.
+                        if ttl.poll_sweep(cx, true) {
+                            free_stale(ttl, parts.keys);
+                            continue;
+                        }
+                    }
                     this.tally.publish(this.counters);
                     return Poll::Pending;
                 }
@@ -329,6 +313,16 @@ where
             );
         }
     }
+}
+
+/// Frees the state of the keys `ttl` finds stale, and the keys left with nothing.
+fn free_stale<K, S>(ttl: &StateTtl, keys: &mut FxHashMap<K, KeyEntry<S>>) {
+    keys.retain(|_, entry| {
+        if entry.last_access.is_some_and(|mark| ttl.is_stale(mark)) {
+            entry.state = None;
+        }
+        !entry.is_empty()
+    });
 }
 
 /// Arms the processing-time timer for the earliest processing-time timer, if it changed.
