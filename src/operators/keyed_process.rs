@@ -13,6 +13,7 @@ use pin_project_lite::pin_project;
 use rustc_hash::FxHashMap;
 use tokio::time::Sleep;
 
+use super::timer::LookEvery;
 use crate::checkpoint::{self, Participant, Persist, StateError};
 use crate::keyed::{KeyEntry, KeyedContext, KeyedProcessFunction, StateTtl, TimeDomain, Timer};
 use crate::metrics::{OperatorCounters, Tally};
@@ -44,6 +45,8 @@ pin_project! {
         clock: Clock,
         timer: Option<Pin<Box<Sleep>>>,
         armed_for: Option<Timestamp>,
+        // When to look at the timer between messages.
+        look: LookEvery,
         ttl: Option<StateTtl>,
         new_event_timers: Vec<Timestamp>,
         new_processing_timers: Vec<Timestamp>,
@@ -82,6 +85,7 @@ where
             clock: Clock::new(),
             timer: None,
             armed_for: None,
+            look: LookEvery::default(),
             ttl: ttl.map(StateTtl::new),
             new_event_timers: Vec::new(),
             new_processing_timers: Vec::new(),
@@ -146,6 +150,17 @@ impl<K: Hash + Eq + Clone, P: KeyedProcessFunction<K, T>, T> Parts<'_, K, P, T> 
         if empty {
             self.keys.remove(&key);
         }
+    }
+
+    /// Fires the processing-time timers that are due, and re-arms the timer for the next one.
+    fn fire_processing_timers(
+        &mut self,
+        timer: &mut Option<Pin<Box<Sleep>>>,
+        armed_for: &mut Option<Timestamp>,
+    ) {
+        *armed_for = None;
+        self.fire_timers(TimeDomain::ProcessingTime, self.clock.now());
+        arm(self.clock, self.processing_timers, timer, armed_for);
     }
 
     /// Fires the timers of `domain` due at or before `until`, in time order.
@@ -248,21 +263,18 @@ where
                     continue;
                 }
             }
-            if let Some(timer) = this.timer.as_mut() {
-                if this.armed_for.is_some() && timer.as_mut().poll(cx).is_ready() {
-                    *this.armed_for = None;
-                    parts.fire_timers(TimeDomain::ProcessingTime, this.clock.now());
-                    arm(
-                        this.clock,
-                        parts.processing_timers,
-                        this.timer,
-                        this.armed_for,
-                    );
-                    continue;
-                }
+            if this.look.due() && fired(this.timer, *this.armed_for, cx) {
+                parts.fire_processing_timers(this.timer, this.armed_for);
+                continue;
             }
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Pending => {
+                    // Waiting for input: the processing-time timer must wake this task.
+                    if fired(this.timer, *this.armed_for, cx) {
+                        parts.fire_processing_timers(this.timer, this.armed_for);
+                        continue;
+                    }
+                    this.look.waiting();
                     if let Some(ttl) = this.ttl.as_mut() {
                         // Waiting for input: the sweep timer must wake this task.
                         if ttl.poll_sweep(cx, true) {
@@ -312,6 +324,19 @@ where
                 this.armed_for,
             );
         }
+    }
+}
+
+/// Whether the processing-time timer, armed for `armed_for`, has fired; registers the task to
+/// be woken when it does.
+fn fired(
+    timer: &mut Option<Pin<Box<Sleep>>>,
+    armed_for: Option<Timestamp>,
+    cx: &mut Context<'_>,
+) -> bool {
+    match timer {
+        Some(timer) if armed_for.is_some() => timer.as_mut().poll(cx).is_ready(),
+        _ => false,
     }
 }
 

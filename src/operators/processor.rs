@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use super::timer::Timer as Sleep;
+use super::timer::{LookEvery, Timer as Sleep};
 use super::MapAsync;
 use crate::checkpoint::{Participant, Snapshot};
 use crate::keyed::{TimeDomain, Timer};
@@ -46,6 +46,8 @@ struct Core<P: Processor> {
     sleep: Sleep,
     // The processing time the sleep is armed for, if armed.
     armed_for: Option<Timestamp>,
+    // When to look at the sleep between items.
+    look: LookEvery,
     counters: Arc<OperatorCounters>,
     // Items in and outputs out, published to `counters` every few hundred.
     tally: Tally,
@@ -80,6 +82,7 @@ impl<S, P: Processor> Process<S, P> {
                 clock: Clock::new(),
                 sleep: Sleep::default(),
                 armed_for: None,
+                look: LookEvery::default(),
                 counters,
                 tally: Tally::default(),
             },
@@ -208,20 +211,17 @@ impl<P: Processor + Snapshot> Core<P> {
         self.arm();
     }
 
-    /// Whether anything but the next item is due: queued outputs, a control message, the start
-    /// or the end, or a processing-time timer that may have fired.
+    /// Whether anything but the next item (or a look at the processing-time timer) is due:
+    /// queued outputs, a control message, the start or the end.
     #[inline]
     fn busy(&self) -> bool {
-        !self.out.is_empty()
-            || self.pending.is_some()
-            || self.phase != Phase::Running
-            || self.armed_for.is_some()
+        !self.out.is_empty() || self.pending.is_some() || self.phase != Phase::Running
     }
 
-    /// Passes on the queued outputs then the control message after them, starts, ends, and
-    /// fires the processing-time timers that are due; `None` once it is the next item's turn.
+    /// Passes on the queued outputs then the control message after them, starts and ends;
+    /// `None` once it is the next item's turn.
     #[inline(never)]
-    fn poll_busy(&mut self, cx: &mut Context<'_>) -> Option<Poll<Option<Message<P::Out>>>> {
+    fn poll_busy(&mut self) -> Option<Poll<Option<Message<P::Out>>>> {
         loop {
             if let Some(output) = self.out.pop_front() {
                 self.tally.count_out(&self.counters);
@@ -243,10 +243,6 @@ impl<P: Processor + Snapshot> Core<P> {
                     self.tally.publish(&self.counters);
                     return Some(Poll::Ready(None));
                 }
-            }
-            if self.armed_for.is_some() && self.sleep.poll_fired(cx).is_ready() {
-                self.fire_processing_timers();
-                continue;
             }
             return None;
         }
@@ -277,12 +273,17 @@ where
         let core = this.core;
         loop {
             if core.busy() {
-                if let Some(poll) = core.poll_busy(cx) {
+                if let Some(poll) = core.poll_busy() {
                     return poll;
                 }
             }
-            // The items, while they emit nothing and no timer is armed: nothing else is due in
-            // between. An item's first output goes out at once, any others next.
+            // A look at the processing-time timer: after every wait, and every few items.
+            if core.armed_for.is_some() && core.look.due() && core.sleep.poll_fired(cx).is_ready() {
+                core.fire_processing_timers();
+                continue;
+            }
+            // The items, while they emit nothing and no timer is armed (with one, the loop above
+            // counts them towards its next look): nothing else is due in between. An item's first output goes out at once, any others next.
             loop {
                 match this.stream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(Message::Data(item))) => {
@@ -305,6 +306,14 @@ where
                         break;
                     }
                     Poll::Pending => {
+                        if core.armed_for.is_some() {
+                            // Waiting for input: the timer must wake this task.
+                            if core.sleep.poll_fired(cx).is_ready() {
+                                core.fire_processing_timers();
+                                break;
+                            }
+                            core.look.waiting();
+                        }
                         core.tally.publish(&core.counters);
                         return Poll::Pending;
                     }

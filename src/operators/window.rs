@@ -10,6 +10,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 use tokio::time::{Interval, Sleep};
 
+use super::timer::LookEvery;
 use crate::channel::SideOutput;
 use crate::checkpoint::Participant;
 use crate::metrics::{DropReason, OperatorCounters, Tally};
@@ -139,6 +140,8 @@ pin_project! {
         early: Option<Interval>,
         timer: Option<Pin<Box<Sleep>>>,
         armed: bool,
+        // When to look at the early-firing ticker and the processing-time timer.
+        look: LookEvery,
         counters: Arc<OperatorCounters>,
         // The operator's part in the flow's checkpoints; restored from on the first poll.
         participant: Option<Participant>,
@@ -188,6 +191,7 @@ where
             timer: None,
             // Only processing-time windows arm a timer.
             armed,
+            look: LookEvery::default(),
             counters,
             participant,
             restored: false,
@@ -209,6 +213,8 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
+        // Whether this poll looked at the timers.
+        let mut looked = false;
         if !*this.restored {
             *this.restored = true;
             if let Err(error) = restore(this.participant.as_ref(), this.state) {
@@ -242,7 +248,11 @@ where
                 return Poll::Ready(None);
             }
             ready!(this.late.poll_ready(cx));
-            if let Some(early) = this.early.as_mut() {
+            // The timers are looked at after every wait and every few messages, not before
+            // every message: items advance processing-time windows themselves.
+            let look = this.look.due();
+            looked |= look;
+            if let (true, Some(early)) = (look, this.early.as_mut()) {
                 if early.poll_tick(cx).is_ready() {
                     this.state.fire_early(this.out);
                     fired(this.tally, this.counters, this.out.len(), "early");
@@ -252,8 +262,8 @@ where
             }
             // Only an armed timer is polled: one that fired stays ready, and with no window left
             // to close it is not re-armed.
-            if let (true, TimeMode::Processing(clock), Some(timer)) =
-                (*this.armed, &*this.time, this.timer.as_mut())
+            if let (true, true, TimeMode::Processing(clock), Some(timer)) =
+                (look, *this.armed, &*this.time, this.timer.as_mut())
             {
                 if timer.as_mut().poll(cx).is_ready() {
                     *this.armed = false;
@@ -273,6 +283,16 @@ where
                 let message = match this.stream.as_mut().poll_next(cx) {
                     Poll::Ready(message) => message,
                     Poll::Pending => {
+                        let timed = this.early.is_some()
+                            || (*this.armed && matches!(this.time, TimeMode::Processing(_)));
+                        if timed {
+                            // The next poll looks at the timers first: one may wake this task.
+                            this.look.waiting();
+                            if !looked {
+                                // Back to the checks, to look at (and register) the timers.
+                                break;
+                            }
+                        }
                         this.tally.publish(this.counters);
                         // Nothing more for now: let the watermark through before waiting.
                         return match this.held.take() {
