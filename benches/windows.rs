@@ -49,17 +49,16 @@ fn windows(c: &mut Criterion) {
 
     // The ratios to judge by: rounds of each group's variants back to back (the groups above
     // measure them a minute apart, while this machine's speed drifts).
-    let tumbling = paired::rounds(PAIRED_ROUNDS, 4, |variant| {
-        let run = [
+    let tumbling = paired::rounds_of(
+        PAIRED_ROUNDS,
+        EVENTS,
+        &[
             flow_tumbling,
             hand_tumbling,
             hand_tumbling_std,
             state_tumbling,
-        ][variant];
-        paired::rate(EVENTS, || {
-            black_box(run(black_box(EVENTS)));
-        })
-    });
+        ],
+    );
     println!("tumbling, {PAIRED_ROUNDS} rounds back to back:");
     println!("  {}", tumbling.line("flow", 0, 1, "hand_written"));
     println!(
@@ -72,12 +71,7 @@ fn windows(c: &mut Criterion) {
         tumbling.line("window state alone", 3, 1, "hand_written")
     );
     println!("  {}", tumbling.line("flow", 0, 3, "window state alone"));
-    let sliding = paired::rounds(PAIRED_ROUNDS, 2, |variant| {
-        let run = [flow_sliding, hand_sliding][variant];
-        paired::rate(EVENTS, || {
-            black_box(run(black_box(EVENTS)));
-        })
-    });
+    let sliding = paired::rounds_of(PAIRED_ROUNDS, EVENTS, &[flow_sliding, hand_sliding]);
     println!("sliding, {PAIRED_ROUNDS} rounds back to back:");
     println!("  {}", sliding.line("flow", 0, 1, "hand_written"));
 }

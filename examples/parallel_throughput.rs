@@ -56,16 +56,7 @@ fn main() {
     let variants = max.max(2);
     println!("{cores} cores, tumbling 1s, 10k keys, {ROUNDS} rounds:");
     for (workload, events) in [("light", n), ("heavy", n / 5)] {
-        let rounds = paired::rounds(ROUNDS, variants, |variant| {
-            paired::rate(events, || {
-                let partitions = partitions(variant);
-                let fired = match workload {
-                    "light" => rt.block_on(workload::flow_tumbling_on(events, partitions)),
-                    _ => rt.block_on(workload::flow_tumbling_heavy_on(events, partitions)),
-                };
-                std::hint::black_box(fired);
-            })
-        });
+        let rounds = workload_rounds(&rt, workload, events, variants, partitions);
         println!(
             "  {workload}: one task {:.2}M events/s (median)",
             rounds.median(0) / 1e6
@@ -82,19 +73,31 @@ fn main() {
         .expect("a tokio runtime");
     println!("2 partitions on a current-thread runtime (the whole flow's work on one core):");
     for (workload, events) in [("light", n), ("heavy", n / 5)] {
-        let rounds = paired::rounds(ROUNDS, 2, |variant| {
-            paired::rate(events, || {
-                let partitions = 2 * variant;
-                let fired = match workload {
-                    "light" => one_thread.block_on(workload::flow_tumbling_on(events, partitions)),
-                    _ => one_thread.block_on(workload::flow_tumbling_heavy_on(events, partitions)),
-                };
-                std::hint::black_box(fired);
-            })
-        });
+        let rounds = workload_rounds(&one_thread, workload, events, 2, |variant| 2 * variant);
         println!(
             "  {workload}: {}",
             rounds.line("2 partitions", 1, 0, "one task")
         );
     }
+}
+
+/// Rounds of the `"light"` or `"heavy"` workload over `events` events on `rt`, variant `v`
+/// partitioned over `partitions(v)` tasks (0: one task).
+fn workload_rounds(
+    rt: &tokio::runtime::Runtime,
+    workload: &str,
+    events: u64,
+    variants: usize,
+    partitions: impl Fn(usize) -> usize,
+) -> paired::Rounds {
+    paired::rounds(ROUNDS, variants, |variant| {
+        paired::rate(events, || {
+            let partitions = partitions(variant);
+            let fired = match workload {
+                "light" => rt.block_on(workload::flow_tumbling_on(events, partitions)),
+                _ => rt.block_on(workload::flow_tumbling_heavy_on(events, partitions)),
+            };
+            std::hint::black_box(fired);
+        })
+    })
 }

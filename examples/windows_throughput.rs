@@ -54,17 +54,16 @@ fn main() {
         return;
     }
     // Rounds of the variants back to back; ratios are per round (see paired.rs).
-    let tumbling = paired::rounds(ROUNDS, 4, |variant| {
-        let run = [
+    let tumbling = paired::rounds_of(
+        ROUNDS,
+        n,
+        &[
             workload::flow_tumbling,
             workload::hand_tumbling,
             workload::hand_tumbling_std,
             workload::state_tumbling,
-        ][variant];
-        paired::rate(n, || {
-            std::hint::black_box(run(n));
-        })
-    });
+        ],
+    );
     println!("tumbling 1s, 10k keys, {ROUNDS} rounds:");
     println!(
         "  {}",
@@ -80,12 +79,7 @@ fn main() {
         tumbling.line("window state alone", 3, 1, "hand-written FxHashMap")
     );
     println!("  {}", tumbling.line("flow", 0, 3, "window state alone"));
-    let sliding = paired::rounds(ROUNDS, 2, |variant| {
-        let run = [workload::flow_sliding, workload::hand_sliding][variant];
-        paired::rate(n, || {
-            std::hint::black_box(run(n));
-        })
-    });
+    let sliding = paired::rounds_of(ROUNDS, n, &[workload::flow_sliding, workload::hand_sliding]);
     println!("sliding 1s/250ms, 10k keys, {ROUNDS} rounds:");
     println!("  {}", sliding.line("flow", 0, 1, "hand-written"));
 }

@@ -30,6 +30,16 @@ pub(crate) fn rounds(rounds: usize, variants: usize, mut run: impl FnMut(usize) 
     Rounds { rates }
 }
 
+/// [`rounds`] of workloads that each process the events `0..events` they are given: variant
+/// `v` is `workloads[v]`.
+pub(crate) fn rounds_of(rounds: usize, events: u64, workloads: &[fn(u64) -> u64]) -> Rounds {
+    self::rounds(rounds, workloads.len(), |variant| {
+        rate(events, || {
+            std::hint::black_box(workloads[variant](std::hint::black_box(events)));
+        })
+    })
+}
+
 /// Events per second of `run`, which processes `events` events.
 pub(crate) fn rate(events: u64, run: impl FnOnce()) -> f64 {
     let start = Instant::now();

@@ -95,7 +95,7 @@ where
             }
         }
         if let Some(ttl) = this.ttl.as_mut() {
-            if ttl.poll_sweep(cx, false) {
+            if ttl.poll_sweep(cx) {
                 this.state.retain(|_, (_, mark)| !ttl.is_stale(*mark));
             }
         }
@@ -144,7 +144,7 @@ where
             Poll::Pending => {
                 if let Some(ttl) = this.ttl.as_mut() {
                     // Waiting for input: the sweep timer must wake this task.
-                    if ttl.poll_sweep(cx, true) {
+                    if ttl.poll_sweep_before_wait(cx) {
                         this.state.retain(|_, (_, mark)| !ttl.is_stale(*mark));
                     }
                 }

@@ -6,19 +6,19 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-/// How many calls of [`StateTtl::poll_sweep`] while items flow between two looks at the sweep
-/// timer. A look costs about as much as reading the clock; a sweep then comes at most this many
-/// items late.
-const LOOK_EVERY: u32 = 1024;
+use crate::operators::timer::LookEvery;
 
 /// Sweeps every `ttl` of processing time. A key used now gets the [mark](Self::mark) of the
 /// sweeps done so far, and a sweep frees the keys whose mark says they were not used since the
 /// sweep before: a key is freed once it saw no item for between `ttl` and twice `ttl`.
+///
+/// The sweep timer is looked at as [`LookEvery`] says (after every wait, and every 1,024 items
+/// while items keep coming), so a sweep comes at most that many items late.
 #[derive(Debug)]
 pub(crate) struct StateTtl {
     sweep: Interval,
     sweeps: u64,
-    countdown: u32,
+    look: LookEvery,
 }
 
 impl StateTtl {
@@ -29,7 +29,7 @@ impl StateTtl {
         StateTtl {
             sweep,
             sweeps: 0,
-            countdown: LOOK_EVERY,
+            look: LookEvery::default(),
         }
     }
 
@@ -46,26 +46,23 @@ impl StateTtl {
         mark + 2 <= self.sweeps
     }
 
-    /// Whether a sweep is due now; the caller then frees the [stale](Self::is_stale) keys.
-    ///
-    /// While items flow (`waiting` false) it looks at the timer only every [`LOOK_EVERY`]
-    /// calls. A caller about to wait for input calls it with `waiting` true: it then looks, so
-    /// that the timer wakes the task for the next sweep.
+    /// Whether a sweep is due before the next item; the caller then frees the
+    /// [stale](Self::is_stale) keys.
     #[inline]
-    pub(crate) fn poll_sweep(&mut self, cx: &mut Context<'_>, waiting: bool) -> bool {
-        if !waiting {
-            self.countdown -= 1;
-            if self.countdown > 0 {
-                return false;
-            }
-        }
-        self.look(cx)
+    pub(crate) fn poll_sweep(&mut self, cx: &mut Context<'_>) -> bool {
+        self.look.due() && self.poll_timer(cx)
+    }
+
+    /// [`poll_sweep`](Self::poll_sweep) for a caller about to wait for input: it always looks,
+    /// so that the timer wakes the task for the next sweep.
+    pub(crate) fn poll_sweep_before_wait(&mut self, cx: &mut Context<'_>) -> bool {
+        self.look.waiting();
+        self.poll_timer(cx)
     }
 
     #[cold]
     #[inline(never)]
-    fn look(&mut self, cx: &mut Context<'_>) -> bool {
-        self.countdown = LOOK_EVERY;
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let before = self.sweeps;
         while self.sweep.poll_tick(cx).is_ready() {
             self.sweeps += 1;

@@ -258,7 +258,7 @@ where
                 new_processing_timers: this.new_processing_timers,
             };
             if let Some(ttl) = this.ttl.as_mut() {
-                if ttl.poll_sweep(cx, false) {
+                if ttl.poll_sweep(cx) {
                     free_stale(ttl, parts.keys);
                     continue;
                 }
@@ -277,7 +277,7 @@ where
                     this.look.waiting();
                     if let Some(ttl) = this.ttl.as_mut() {
                         // Waiting for input: the sweep timer must wake this task.
-                        if ttl.poll_sweep(cx, true) {
+                        if ttl.poll_sweep_before_wait(cx) {
                             free_stale(ttl, parts.keys);
                             continue;
                         }
@@ -350,7 +350,6 @@ fn free_stale<K, S>(ttl: &StateTtl, keys: &mut FxHashMap<K, KeyEntry<S>>) {
     });
 }
 
-/// Arms the processing-time timer for the earliest processing-time timer, if it changed.
 /// The version of a keyed process function's state this build writes.
 const STATE_VERSION: u32 = 1;
 
@@ -416,6 +415,7 @@ fn restore<K: Hash + Eq + Clone + Persist, S: Persist>(
     Ok(())
 }
 
+/// Arms the processing-time timer for the earliest processing-time timer, if it changed.
 fn arm<K>(
     clock: &Clock,
     timers: &TimerQueue<K>,

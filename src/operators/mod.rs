@@ -26,7 +26,7 @@ mod stage;
 mod stop_on;
 mod take_while;
 mod throttle;
-mod timer;
+pub(crate) mod timer;
 mod try_filter_map;
 mod try_map;
 mod union;

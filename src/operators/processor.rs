@@ -282,8 +282,9 @@ where
                 core.fire_processing_timers();
                 continue;
             }
-            // The items, while they emit nothing and no timer is armed (with one, the loop above
-            // counts them towards its next look): nothing else is due in between. An item's first output goes out at once, any others next.
+            // The items, while they emit nothing and no timer is armed (with one, each item goes
+            // back to the look above): nothing else is due in between. An item's first output
+            // goes out at once, any others next.
             loop {
                 match this.stream.as_mut().poll_next(cx) {
                     Poll::Ready(Some(Message::Data(item))) => {
